@@ -1,0 +1,258 @@
+/**
+ * The only module that reads the environment. `loadConfig(env)` validates every
+ * variable against one schema, reports every problem at once (naming the variable),
+ * and returns a frozen `Config` that is passed down to everything else.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+interface VariableSpec<S extends TSchema = TSchema> {
+  schema: S;
+  description: string;
+}
+
+function variable<S extends TSchema>(schema: S, description: string): VariableSpec<S> {
+  return { schema, description };
+}
+
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
+const Positive = (def: number) => Type.Integer({ minimum: 1, default: def });
+const Optional = () => Type.Optional(Type.String({ minLength: 1 }));
+const Bool = (def: boolean) => Type.Boolean({ default: def });
+
+/**
+ * Every environment variable huddle reads, with its default and meaning.
+ * `npm run config:table` prints this as the Markdown table in README.md.
+ */
+export const variables = {
+  PORT: variable(Port(3000), 'HTTP port the service listens on.'),
+  HOST: variable(Type.String({ default: 'localhost' }), 'Interface to bind (`0.0.0.0` in a container).'),
+  PUBLIC_URL: variable(Optional(), 'Origin users open in the browser; default `http://localhost:$PORT`. Sign-in redirects and cookie flags derive from it.'),
+  LOG_LEVEL: variable(
+    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    'pino log level.',
+  ),
+  TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
+
+  AWS_REGION: variable(Optional(), 'AWS region. Required when `COGNITO_USER_POOL_ID` is set.'),
+  TABLE_PREFIX: variable(Type.String({ default: 'huddle-' }), 'Prefix of the four DynamoDB table names.'),
+  DYNAMODB_ENDPOINT: variable(Optional(), 'DynamoDB endpoint override (a running DynamoDB Local); locally, skips starting one.'),
+  S3_BUCKET: variable(Type.String({ minLength: 3, default: 'huddle-files' }), 'Bucket for shared files.'),
+  S3_ENDPOINT: variable(Optional(), 'S3 endpoint override (a running S3 emulator); locally, skips starting one.'),
+
+  COGNITO_USER_POOL_ID: variable(Optional(), 'Cognito user pool id (`region_xxxx`). Setting it switches huddle to AWS mode: no emulators start.'),
+  COGNITO_DOMAIN: variable(Optional(), 'Hosted UI origin, e.g. `https://auth.example.com`. Required in AWS mode.'),
+  COGNITO_CLIENT_ID: variable(Optional(), 'App client id. Required in AWS mode.'),
+  COGNITO_CLIENT_SECRET: variable(Optional(), 'App client secret, if the app client has one (from SSM Parameter Store).'),
+  OIDC_ISSUER: variable(Optional(), 'Local mode: issuer URL of an already running local identity provider to join.'),
+  PREMIUM_GROUP: variable(Type.String({ default: 'premium' }), 'Cognito group whose members become premium at sign-in.'),
+
+  REDIS_URL: variable(Optional(), 'Redis for the cross-instance bus and presence. Unset: in-process bus (one instance only).'),
+  REDIS_KEY_PREFIX: variable(Type.String({ default: 'huddle:' }), 'Prefix of every Redis key and channel (one per deployment or test run).'),
+
+  SESSION_SECRET: variable(Optional(), 'Secret (32+ characters) that signs the short-lived login cookie. Required in AWS mode; generated locally.'),
+  SESSION_IDLE_TIMEOUT_S: variable(Positive(3 * 24 * 3600), 'A session unused this long (seconds) is over.'),
+  SESSION_ABSOLUTE_TIMEOUT_S: variable(Positive(30 * 24 * 3600), 'A session ends this long (seconds) after sign-in, used or not.'),
+
+  WS_ALLOWED_ORIGINS: variable(Optional(), 'Comma-separated exact origins allowed to open `/ws`; default the `PUBLIC_URL` origin.'),
+  WS_MAX_PAYLOAD_BYTES: variable(Positive(64 * 1024), 'Largest WebSocket frame accepted; larger closes the socket (1009).'),
+  WS_PING_INTERVAL_MS: variable(Positive(25_000), 'Server ping interval; a peer that misses one is terminated. Below the ALB idle timeout (60 s).'),
+  WS_SEND_SOFT_LIMIT_BYTES: variable(Positive(256 * 1024), 'Past this many buffered bytes a socket stops getting typing and presence events.'),
+  WS_SEND_HARD_LIMIT_BYTES: variable(Positive(4 * 1024 * 1024), 'Past this many buffered bytes a socket is closed (4008) and must resync.'),
+
+  MESSAGE_MAX_LENGTH: variable(Positive(4000), 'Longest text message, in characters.'),
+  GROUP_MAX_MEMBERS: variable(Positive(50), 'Most members a group chat can have.'),
+  SYNC_MAX_MESSAGES: variable(Positive(500), 'Most missed messages `sync` returns; beyond it the client gets `resync` and reloads history.'),
+  PRESENCE_TTL_MS: variable(Positive(60_000), 'A user whose instance stops refreshing presence goes offline after this long.'),
+
+  FILE_MAX_BYTES: variable(Positive(2 * 1024 * 1024), 'Largest file upload, in bytes.'),
+  FILE_ALLOWED_TYPES: variable(
+    Type.String({ default: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain' }),
+    'Comma-separated content types allowed for uploads.',
+  ),
+  FREE_MESSAGES_PER_DAY: variable(Positive(200), 'Messages a free user may send per UTC day.'),
+  FREE_STORAGE_BYTES: variable(Positive(25 * 1024 * 1024), 'Bytes of files a free user may store.'),
+  PREMIUM_MESSAGES_PER_DAY: variable(Positive(10_000), 'Messages a premium user may send per UTC day.'),
+  PREMIUM_STORAGE_BYTES: variable(Positive(1024 * 1024 * 1024), 'Bytes of files a premium user may store.'),
+
+  LOCAL_DATA_DIR: variable(Type.String({ default: '.data' }), 'Local mode: where DynamoDB Local and the S3 emulator keep data.'),
+  LOCAL_DYNAMODB_PORT: variable(Port(8000), 'Local mode: DynamoDB Local port.'),
+  LOCAL_S3_PORT: variable(Port(4569), 'Local mode: S3 emulator port.'),
+  LOCAL_IDP_PORT: variable(Port(9010), 'Local mode: port of the local sign-in provider standing in for the Cognito hosted UI.'),
+} as const;
+
+type Variables = typeof variables;
+const EnvSchema = Type.Object(
+  Object.fromEntries(Object.entries(variables).map(([name, spec]) => [name, spec.schema])) as {
+    [K in keyof Variables]: Variables[K]['schema'];
+  },
+);
+type Env = Static<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function parseOrigin(name: string, value: string, problems: string[]): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+    return url.origin;
+  } catch {
+    problems.push(`${name}: "${value}" is not an http(s) URL`);
+    return 'http://invalid.invalid';
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function shape(env: Env, problems: string[]) {
+  const publicOrigin = parseOrigin('PUBLIC_URL', env.PUBLIC_URL ?? `http://localhost:${env.PORT}`, problems);
+  const allowedOrigins = list(env.WS_ALLOWED_ORIGINS).map((o) => parseOrigin('WS_ALLOWED_ORIGINS', o, problems));
+  const mode: 'aws' | 'local' = env.COGNITO_USER_POOL_ID ? 'aws' : 'local';
+
+  if (mode === 'aws') {
+    for (const name of ['AWS_REGION', 'COGNITO_DOMAIN', 'COGNITO_CLIENT_ID', 'SESSION_SECRET'] as const) {
+      if (!env[name]) problems.push(`${name}: required when COGNITO_USER_POOL_ID is set`);
+    }
+    if (env.COGNITO_USER_POOL_ID && !/^[\w-]+_[0-9a-zA-Z]+$/.test(env.COGNITO_USER_POOL_ID)) {
+      problems.push(`COGNITO_USER_POOL_ID: "${env.COGNITO_USER_POOL_ID}" is not a user pool id (region_xxxx)`);
+    }
+    if (env.COGNITO_DOMAIN) parseOrigin('COGNITO_DOMAIN', env.COGNITO_DOMAIN, problems);
+  }
+  if (env.SESSION_SECRET !== undefined && env.SESSION_SECRET.length < 32) {
+    problems.push('SESSION_SECRET: must be at least 32 characters');
+  }
+  if (env.SESSION_IDLE_TIMEOUT_S > env.SESSION_ABSOLUTE_TIMEOUT_S) {
+    problems.push('SESSION_IDLE_TIMEOUT_S: must not exceed SESSION_ABSOLUTE_TIMEOUT_S');
+  }
+  if (env.WS_SEND_SOFT_LIMIT_BYTES >= env.WS_SEND_HARD_LIMIT_BYTES) {
+    problems.push('WS_SEND_SOFT_LIMIT_BYTES: must be below WS_SEND_HARD_LIMIT_BYTES');
+  }
+  for (const name of ['DYNAMODB_ENDPOINT', 'S3_ENDPOINT', 'OIDC_ISSUER'] as const) {
+    const value = env[name];
+    if (value) parseOrigin(name, value, problems);
+  }
+  if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
+    problems.push(`REDIS_URL: must start with redis:// or rediss://`);
+  }
+
+  return {
+    mode,
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      publicOrigin,
+      secureCookies: publicOrigin.startsWith('https:'),
+      trustProxy: env.TRUST_PROXY,
+    },
+    logLevel: env.LOG_LEVEL,
+    aws: {
+      region: env.AWS_REGION ?? 'us-east-1',
+      dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+      s3Endpoint: env.S3_ENDPOINT,
+    },
+    tables: {
+      prefix: env.TABLE_PREFIX,
+    },
+    files: {
+      bucket: env.S3_BUCKET,
+      maxBytes: env.FILE_MAX_BYTES,
+      allowedTypes: list(env.FILE_ALLOWED_TYPES),
+    },
+    identity: {
+      userPoolId: env.COGNITO_USER_POOL_ID,
+      domain: env.COGNITO_DOMAIN ? new URL(env.COGNITO_DOMAIN).origin : undefined,
+      clientId: env.COGNITO_CLIENT_ID,
+      clientSecret: env.COGNITO_CLIENT_SECRET,
+      localIssuer: env.OIDC_ISSUER,
+      premiumGroup: env.PREMIUM_GROUP,
+    },
+    redis: {
+      url: env.REDIS_URL,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+    },
+    session: {
+      secret: env.SESSION_SECRET,
+      idleTimeoutS: env.SESSION_IDLE_TIMEOUT_S,
+      absoluteTimeoutS: env.SESSION_ABSOLUTE_TIMEOUT_S,
+    },
+    realtime: {
+      allowedOrigins: allowedOrigins.length > 0 ? allowedOrigins : [publicOrigin],
+      maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+      pingIntervalMs: env.WS_PING_INTERVAL_MS,
+      sendSoftLimitBytes: env.WS_SEND_SOFT_LIMIT_BYTES,
+      sendHardLimitBytes: env.WS_SEND_HARD_LIMIT_BYTES,
+      syncMaxMessages: env.SYNC_MAX_MESSAGES,
+      presenceTtlMs: env.PRESENCE_TTL_MS,
+    },
+    chats: {
+      messageMaxLength: env.MESSAGE_MAX_LENGTH,
+      groupMaxMembers: env.GROUP_MAX_MEMBERS,
+    },
+    quotas: {
+      free: { messagesPerDay: env.FREE_MESSAGES_PER_DAY, storageBytes: env.FREE_STORAGE_BYTES },
+      premium: { messagesPerDay: env.PREMIUM_MESSAGES_PER_DAY, storageBytes: env.PREMIUM_STORAGE_BYTES },
+    },
+    local: {
+      dataDir: env.LOCAL_DATA_DIR,
+      dynamodbPort: env.LOCAL_DYNAMODB_PORT,
+      s3Port: env.LOCAL_S3_PORT,
+      idpPort: env.LOCAL_IDP_PORT,
+    },
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends (infer U)[] ? readonly DeepReadonly<U>[] : T[K] extends object ? DeepReadonly<T[K]> : T[K] };
+
+export type Config = DeepReadonly<ReturnType<typeof shape>>;
+/** A config under construction (tests and the local stack fill in endpoints before freezing). */
+export type ConfigDraft = Mutable<ReturnType<typeof shape>>;
+
+/**
+ * Validates and coerces `env` (strings, as the process gets them). Throws a
+ * `ConfigError` listing every problem; returns a draft the caller may complete
+ * (the local stack fills endpoints) before `freezeConfig`.
+ */
+export function parseConfig(env: Record<string, string | undefined>): ConfigDraft {
+  const known: Record<string, unknown> = {};
+  for (const name of Object.keys(variables)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') known[name] = raw;
+  }
+  const withDefaults = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
+  const problems = [...Value.Errors(EnvSchema, withDefaults)].map((e) => {
+    const name = e.path.replace(/^\//, '');
+    const raw = env[name];
+    return `${name}: ${e.message}${raw === undefined ? '' : ` (got "${raw}")`}`;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const draft = shape(withDefaults as Env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return draft;
+}
+
+export function freezeConfig(draft: ConfigDraft): Config {
+  return deepFreeze(structuredClone(draft));
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  return freezeConfig(parseConfig(env));
+}

@@ -1,0 +1,32 @@
+import type { FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+
+/** Paths pino blanks in every log line: cookies, tokens and authorization headers. */
+export const redactPaths = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  '*.accessToken',
+  '*.idToken',
+  '*.refreshToken',
+  '*.access_token',
+  '*.id_token',
+  '*.refresh_token',
+  '*.code_verifier',
+  '*.sessionId',
+];
+
+export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    serializers: {
+      // Log the path without its query: a callback's query holds the authorization code.
+      req: (req: { method: string; url: string; id: string }) => ({
+        method: req.method,
+        url: req.url.split('?')[0],
+        reqId: req.id,
+      }),
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Process entry: read the configuration, start or join the local stack when there
+ * are no AWS settings, build the app, listen, and shut down gracefully.
+ */
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './config.js';
+import { buildApp } from './app.js';
+
+async function localStackFor(draft: ConfigDraft) {
+  // Imported only here: the emulators are development dependencies, absent from the image.
+  const { startOrJoinLocalStack, applyLocalStack } = await import('./local/stack.js');
+  const stack = await startOrJoinLocalStack(draft);
+  await applyLocalStack(draft, stack);
+  return stack;
+}
+
+async function main() {
+  let draft: ConfigDraft;
+  try {
+    draft = parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const startedAt = performance.now();
+  const stack = draft.mode === 'local' ? await localStackFor(draft) : undefined;
+  const config = freezeConfig(draft);
+  const app = await buildApp(config);
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await stack?.close();
+  });
+
+  await app.listen({ port: config.http.port, host: config.http.host });
+  const readyMs = Math.round(performance.now() - startedAt);
+  app.log.info({ readyMs, mode: config.mode, nodeId: app.bus.nodeId }, 'huddle is ready');
+  if (stack) {
+    const lines = [
+      '',
+      `  huddle is running: open ${config.http.publicOrigin}`,
+      `  Sign in with any username (new names are created on the spot); no password is needed locally.`,
+      stack.owned
+        ? `  Local stack started: DynamoDB Local ${stack.addresses.dynamodbEndpoint}, S3 emulator ${stack.addresses.s3Endpoint}, sign-in ${stack.addresses.issuer}`
+        : `  Joined the local stack already running (DynamoDB Local ${stack.addresses.dynamodbEndpoint}, sign-in ${stack.addresses.issuer}).`,
+      config.redis.url ? `  Bus: Redis ${new URL(config.redis.url).host}` : '  Bus: in-process (set REDIS_URL to run several instances).',
+      `  Ready in ${readyMs} ms.`,
+      '',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`huddle failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

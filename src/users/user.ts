@@ -1,0 +1,32 @@
+export type Tier = 'free' | 'premium';
+
+export interface User {
+  userId: string;
+  username: string;
+  email?: string | undefined;
+  tier: Tier;
+  createdAt: number;
+}
+
+/** What sign-in learns about a person from the identity provider's tokens. */
+export interface SignInProfile {
+  userId: string;
+  username: string;
+  email?: string | undefined;
+  /** Set when the provider's groups say so; undefined leaves the stored tier alone. */
+  premium?: boolean | undefined;
+}
+
+/**
+ * Storage of users. Implementations: DynamoDB (`store/users-repository.ts`).
+ * Usernames are unique per identity provider; lookups by username are eventually
+ * consistent (a GSI), lookups by id are strongly consistent.
+ */
+export interface UsersRepository {
+  /** Creates the user on first sign-in, refreshes username/email (and tier when given) after. */
+  upsertOnSignIn(profile: SignInProfile, now: number): Promise<User>;
+  getById(userId: string): Promise<User | undefined>;
+  getManyByIds(userIds: readonly string[]): Promise<User[]>;
+  getByUsername(username: string): Promise<User | undefined>;
+  setTier(userId: string, tier: Tier): Promise<User | undefined>;
+}
