@@ -59,6 +59,12 @@ async function readRunningStack(dataDir: string): Promise<StackAddresses | undef
 
 /** Starts (or joins) the local stack; never called in AWS mode. */
 export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalStack> {
+  const given = { dynamodb: draft.aws.dynamodbEndpoint, s3: draft.aws.s3Endpoint, issuer: draft.identity.localIssuer };
+  if (given.dynamodb && given.s3 && given.issuer) {
+    // Every service was named explicitly (tests, scripted load runs): start and record nothing.
+    const addresses = { dynamodbEndpoint: given.dynamodb, s3Endpoint: given.s3, issuer: given.issuer, clientId: LOCAL_CLIENT_ID, pid: process.pid };
+    return { addresses, owned: false, close: async () => {} };
+  }
   const dataDir = path.resolve(draft.local.dataDir);
   await mkdir(dataDir, { recursive: true });
   const running = await readRunningStack(dataDir);

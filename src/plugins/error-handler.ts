@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { FastifyError } from 'fastify';
 import { AppError } from '../errors.js';
 
 /**
@@ -8,14 +9,14 @@ import { AppError } from '../errors.js';
  */
 export default fp(
   async (app) => {
-    app.setErrorHandler((err, request, reply) => {
+    app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
       if (err instanceof AppError) {
         return reply
           .status(err.statusCode)
           .send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
       }
       const status = err.statusCode ?? 500;
-      if (err.validation) {
+      if ('validation' in err && err.validation) {
         return reply.status(400).send({ error: { code: 'invalid', message: err.message } });
       }
       if (status < 500) {

@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SignInProfile, Tier, User, UsersRepository } from '../users/user.js';
 import { USERNAME_INDEX, userKey } from './table.js';
@@ -60,7 +60,7 @@ export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: st
         let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map(userKey);
         // BatchGet may hand back unprocessed keys under load; ask again until none are left.
         for (let attempt = 0; keys && keys.length > 0 && attempt < 8; attempt++) {
-          const res = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
+          const res: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
           users.push(...(res.Responses?.[tableName] ?? []).map(toUser));
           keys = res.UnprocessedKeys?.[tableName]?.Keys;
           if (keys?.length) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));

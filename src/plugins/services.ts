@@ -1,0 +1,83 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { createChatsService, type ChatsService } from '../chats/chats-service.js';
+import { createMessagesService, type MessagesService } from '../messages/messages-service.js';
+import { createPresenceService, type PresenceService } from '../presence/presence-service.js';
+import { createQuotasService, type QuotasService } from '../quotas/quotas-service.js';
+import { createFilesService, type FilesService } from '../files/files-service.js';
+import { createS3Blob } from '../blob/s3-blob.js';
+import { createChatsRepository } from '../store/chats-repository.js';
+import { createMessagesRepository } from '../store/messages-repository.js';
+import { createQuotasRepository } from '../store/quotas-repository.js';
+import { busChatEvents } from '../realtime/bus-events.js';
+import { userChannel } from '../bus/bus.js';
+import type { ChatEvents } from '../chats/chat-events.js';
+import type { ChatsRepository } from '../chats/chat.js';
+
+export interface Services {
+  events: ChatEvents;
+  chatsRepository: ChatsRepository;
+  chats: ChatsService;
+  messages: MessagesService;
+  quotas: QuotasService;
+  files: FilesService;
+  presence: PresenceService;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+/** Builds the domain services from the adapters (store, blob, bus); no routes. */
+export default fp(
+  async (app, opts: { config: Config }) => {
+    const { config } = opts;
+    const clock = () => Date.now();
+    const events = busChatEvents(app.bus);
+    const onBackgroundError = (err: unknown, what: string) => app.log.error({ err }, `${what} failed`);
+
+    const chatsRepository = createChatsRepository(app.store.doc, app.store.tables);
+    const chats = createChatsService({
+      chats: chatsRepository,
+      users: app.store.users,
+      events,
+      groupMaxMembers: config.chats.groupMaxMembers,
+      clock,
+    });
+    const quotas = createQuotasService({
+      repository: createQuotasRepository(app.store.doc, app.store.tables.users),
+      limits: config.quotas,
+      clock,
+      publishQuota: (userId, quota) => app.bus.publish(userChannel(userId), { type: 'quota', quota }),
+    });
+    const files = createFilesService({
+      blob: createS3Blob(app.blob.s3, app.blob.bucket),
+      quotas,
+      isMember: (chatId, userId) => chats.isMember(chatId, userId),
+      policy: { maxBytes: config.files.maxBytes, allowedTypes: config.files.allowedTypes, uploadTtlS: 300, downloadTtlS: 900 },
+      clock,
+    });
+    const messages = createMessagesService({
+      chats: chatsRepository,
+      messages: createMessagesRepository(app.store.doc, app.store.tables.messages),
+      quotas,
+      files,
+      events,
+      messageMaxLength: config.chats.messageMaxLength,
+      syncMaxMessages: config.realtime.syncMaxMessages,
+      clock,
+      onBackgroundError,
+    });
+    const presence = createPresenceService({
+      store: app.presence,
+      events,
+      chatIdsOf: (userId) => chatsRepository.chatIdsOf(userId),
+      ttlMs: config.realtime.presenceTtlMs,
+      onError: onBackgroundError,
+    });
+    app.decorate('services', { events, chatsRepository, chats, messages, quotas, files, presence });
+  },
+  { name: 'services', dependencies: ['aws', 'bus'] },
+);
