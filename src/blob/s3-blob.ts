@@ -18,18 +18,13 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { BlobStore, ListedObject, PresignedUpload, PresignGetInput, PresignPutInput, StoredObject } from './blob-store.js';
 
-export interface S3BlobStoreOptions {
-  s3: S3Client;
-  bucket: string;
-}
-
 const isMissing = (err: unknown) =>
   err instanceof NotFound || (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey'));
 
 /** CopySource is "bucket/key" with the key URL-encoded segment by segment. */
 const copySource = (bucket: string, key: string) => `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
-export function createS3BlobStore({ s3, bucket }: S3BlobStoreOptions): BlobStore {
+export function createS3Blob(s3: S3Client, bucket: string): BlobStore {
   return {
     async presignPut(input: PresignPutInput): Promise<PresignedUpload> {
       const metadataHeaders = Object.fromEntries(Object.entries(input.metadata).map(([name, value]) => [`x-amz-meta-${name}`, value]));
