@@ -1,0 +1,40 @@
+import t from 'tap';
+import { Outbox, newClientMsgId } from '../../public/outbox.js';
+
+t.test('client message ids are fresh and fit the protocol', async (t) => {
+  const ids = new Set(Array.from({ length: 200 }, () => newClientMsgId()));
+  t.equal(ids.size, 200);
+  t.same(
+    [...ids].filter((id) => !/^[A-Za-z0-9_-]{1,64}$/.test(id)),
+    [],
+    'every id matches the protocol pattern',
+  );
+});
+
+t.test('a failed message retried keeps its clientMsgId', async (t) => {
+  const outbox = new Outbox();
+  const entry = outbox.add('c1', { text: 'hello' });
+  const first = outbox.frameFor(entry);
+  t.same(first, { type: 'send', id: entry.clientMsgId, chatId: 'c1', clientMsgId: entry.clientMsgId, text: 'hello' });
+  outbox.fail(entry.clientMsgId, { code: 'unavailable', message: 'try again' });
+  t.same(outbox.unacked(), [], 'a failed message is not sent again by itself');
+  outbox.retry(entry.clientMsgId);
+  t.equal(outbox.frameFor(outbox.unacked()[0]!).clientMsgId, first.clientMsgId);
+});
+
+t.test('a file message is sent by its key', async (t) => {
+  const outbox = new Outbox();
+  const entry = outbox.add('c1', { fileKey: 'files/c1/abc', file: { name: 'a.png', size: 3, contentType: 'image/png' } });
+  t.same(outbox.frameFor(entry), { type: 'send', id: entry.clientMsgId, chatId: 'c1', clientMsgId: entry.clientMsgId, fileKey: 'files/c1/abc' });
+});
+
+t.test('an acked message stays until the timeline shows it', async (t) => {
+  const outbox = new Outbox();
+  const entry = outbox.add('c1', { text: 'hello' });
+  outbox.ack(entry.clientMsgId, 7, 1000);
+  t.equal(outbox.settle('c1', (seq) => seq <= 6), 0);
+  t.equal(outbox.forChat('c1').length, 1);
+  t.notOk(outbox.fail(entry.clientMsgId, { code: 'internal', message: 'late' }), 'an acked message cannot fail');
+  t.equal(outbox.settle('c1', (seq) => seq <= 7), 1);
+  t.equal(outbox.forChat('c1').length, 0);
+});
