@@ -132,7 +132,7 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
         const room = limits[tier] - bytes;
         if (room < 0) continue;
         values[`:${tier}Room`] = room;
-        branches.push(`(${clause} AND (attribute_not_exists(storage_bytes) OR storage_bytes <= :${tier}Room))`);
+        branches.push(`${clause} AND (attribute_not_exists(storage_bytes) OR storage_bytes <= :${tier}Room)`);
       }
       if (branches.length === 0) {
         const usage = await getUsage(userId);
@@ -141,7 +141,8 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
       const res = await conditionalUpdate({
         Key: userKey(userId),
         UpdateExpression: 'ADD storage_bytes :bytes',
-        ConditionExpression: `attribute_exists(user_id) AND (${branches.join(' OR ')})`,
+        // DynamoDB refuses redundant parentheses, so a lone branch goes in bare.
+        ConditionExpression: `attribute_exists(user_id) AND ${branches.length > 1 ? `(${branches.map((b) => `(${b})`).join(' OR ')})` : branches[0]}`,
         ExpressionAttributeValues: values,
       });
       if (!res.item) return undefined;
