@@ -16,6 +16,11 @@
  * are replicated by their effects, which Redis does by default since 5.0.
  * `ZADD GT` needs Redis 6.2 or later.
  *
+ * Every write also sets the keys to vanish two ttls after it: a record is
+ * always younger than one ttl, so this never removes a live one, and keys left
+ * by a deployment that is gone (or a test run) clean themselves up. A user whose
+ * key vanished while still listed is claimed by the sweep like any other.
+ *
  * The sweep builds user keys inside its script, which Redis Cluster forbids:
  * this store needs a single Redis (or a primary with replicas).
  */
@@ -51,7 +56,9 @@ local expiry = now + tonumber(ARGV[2])
 local announced = redis.call('ZSCORE', KEYS[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
 redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], 2 * tonumber(ARGV[2]))
 if announced then return 0 end
 return 1
 `;
@@ -78,8 +85,10 @@ const REFRESH = `${NOW_MS}
 local expiry = now + tonumber(ARGV[2])
 for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], expiry, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], 2 * tonumber(ARGV[2]))
   redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[i + 1])
 end
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
 return #KEYS - 1
 `;
 
