@@ -134,8 +134,8 @@ function shape(env: Env, problems: string[]) {
     if (env.COGNITO_USER_POOL_ID && !/^[\w-]+_[0-9a-zA-Z]+$/.test(env.COGNITO_USER_POOL_ID)) {
       problems.push(`COGNITO_USER_POOL_ID: "${env.COGNITO_USER_POOL_ID}" is not a user pool id (region_xxxx)`);
     }
-    if (env.COGNITO_DOMAIN) parseOrigin('COGNITO_DOMAIN', env.COGNITO_DOMAIN, problems);
   }
+  const cognitoDomain = env.COGNITO_DOMAIN ? parseOrigin('COGNITO_DOMAIN', env.COGNITO_DOMAIN, problems) : undefined;
   if (env.SESSION_SECRET !== undefined && env.SESSION_SECRET.length < 32) {
     problems.push('SESSION_SECRET: must be at least 32 characters');
   }
@@ -178,7 +178,7 @@ function shape(env: Env, problems: string[]) {
     },
     identity: {
       userPoolId: env.COGNITO_USER_POOL_ID,
-      domain: env.COGNITO_DOMAIN ? new URL(env.COGNITO_DOMAIN).origin : undefined,
+      domain: cognitoDomain,
       clientId: env.COGNITO_CLIENT_ID,
       clientSecret: env.COGNITO_CLIENT_SECRET,
       localIssuer: env.OIDC_ISSUER,
@@ -237,14 +237,17 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigDraf
     const raw = env[name];
     if (raw !== undefined && raw !== '') known[name] = raw;
   }
-  const withDefaults = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
-  const problems = [...Value.Errors(EnvSchema, withDefaults)].map((e) => {
+  const converted = Value.Convert(EnvSchema, known) as Record<string, unknown>;
+  const errors = [...Value.Errors(EnvSchema, Value.Default(EnvSchema, structuredClone(converted)))];
+  const problems = errors.map((e) => {
     const name = e.path.replace(/^\//, '');
     const raw = env[name];
     return `${name}: ${e.message}${raw === undefined ? '' : ` (got "${raw}")`}`;
   });
-  if (problems.length > 0) throw new ConfigError(problems);
-  const draft = shape(withDefaults as Env, problems);
+  // The cross-variable checks still run, on defaults in place of the invalid values,
+  // so one start reports every problem at once.
+  for (const e of errors) delete converted[e.path.replace(/^\//, '')];
+  const draft = shape(Value.Default(EnvSchema, converted) as Env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return draft;
 }
