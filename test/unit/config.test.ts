@@ -1,0 +1,147 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, parseConfig, variables } from '../../src/config.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const awsEnv = {
+  COGNITO_USER_POOL_ID: 'eu-west-1_AbC123xyz',
+  AWS_REGION: 'eu-west-1',
+  COGNITO_DOMAIN: 'https://auth.example.com/',
+  COGNITO_CLIENT_ID: 'client-123',
+  SESSION_SECRET: 'x'.repeat(40),
+  PUBLIC_URL: 'https://chat.example.com',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+t.test('with no variables set, huddle runs locally on the documented defaults', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.mode, 'local');
+  t.equal(config.http.port, 3000);
+  t.equal(config.http.host, 'localhost');
+  t.equal(config.http.publicOrigin, 'http://localhost:3000');
+  t.equal(config.http.secureCookies, false);
+  t.equal(config.http.trustProxy, false);
+  t.equal(config.logLevel, 'info');
+  t.equal(config.tables.prefix, 'huddle-');
+  t.equal(config.redis.url, undefined, 'no Redis: the in-process bus');
+  t.equal(config.redis.keyPrefix, 'huddle:');
+  t.same(config.realtime.allowedOrigins, ['http://localhost:3000'], 'only the public origin may open /ws');
+  t.equal(config.realtime.maxPayloadBytes, 64 * 1024);
+  t.equal(config.realtime.pingIntervalMs, 25_000);
+  t.same(config.quotas.free, { messagesPerDay: 200, storageBytes: 25 * 1024 * 1024 });
+  t.same(config.quotas.premium, { messagesPerDay: 10_000, storageBytes: 1024 * 1024 * 1024 });
+  t.ok(config.files.allowedTypes.includes('image/png'));
+});
+
+t.test('values arrive as strings and are coerced to their types', async (t) => {
+  const config = loadConfig({
+    PORT: '3001',
+    TRUST_PROXY: 'true',
+    WS_MAX_PAYLOAD_BYTES: '1024',
+    FILE_ALLOWED_TYPES: ' image/png , text/plain ,',
+    WS_ALLOWED_ORIGINS: 'https://a.example.com/path, http://localhost:5173',
+  });
+  t.equal(config.http.port, 3001);
+  t.equal(config.http.publicOrigin, 'http://localhost:3001', 'the default public URL follows PORT');
+  t.equal(config.http.trustProxy, true);
+  t.equal(config.realtime.maxPayloadBytes, 1024);
+  t.same(config.files.allowedTypes, ['image/png', 'text/plain']);
+  t.same(config.realtime.allowedOrigins, ['https://a.example.com', 'http://localhost:5173'], 'origins, not URLs');
+});
+
+t.test('an empty variable counts as unset', async (t) => {
+  const config = loadConfig({ PORT: '', REDIS_URL: '' });
+  t.equal(config.http.port, 3000);
+  t.equal(config.redis.url, undefined);
+});
+
+t.test('every problem is reported at once, each naming its variable', async (t) => {
+  const problems = problemsOf({ PORT: 'abc', WS_MAX_PAYLOAD_BYTES: '-1', REDIS_URL: 'http://127.0.0.1:6379' });
+  t.equal(problems.length, 3, problems.join('\n'));
+  t.match(problems.find((p) => p.startsWith('PORT:')), /"abc"/);
+  t.match(problems.find((p) => p.startsWith('WS_MAX_PAYLOAD_BYTES:')), /"-1"/);
+  t.ok(problems.find((p) => p.startsWith('REDIS_URL:')));
+
+  const thrown = t.throws(() => parseConfig({ PORT: 'abc', LOG_LEVEL: 'loud' }));
+  t.type(thrown, ConfigError);
+  t.match((thrown as Error).message, /PORT/);
+  t.match((thrown as Error).message, /LOG_LEVEL/);
+});
+
+t.test('values outside their range or shape are refused', async (t) => {
+  t.match(problemsOf({ PORT: '70000' }), [/^PORT:/]);
+  t.match(problemsOf({ TRUST_PROXY: 'yes' }), [/^TRUST_PROXY:/]);
+  t.match(problemsOf({ PUBLIC_URL: 'ftp://chat.example.com' }), [/^PUBLIC_URL:/]);
+  t.match(problemsOf({ COGNITO_DOMAIN: 'not a url' }), [/^COGNITO_DOMAIN:/]);
+  t.match(problemsOf({ SESSION_SECRET: 'short' }), [/^SESSION_SECRET: must be at least 32/]);
+  t.match(problemsOf({ WS_SEND_SOFT_LIMIT_BYTES: '5000', WS_SEND_HARD_LIMIT_BYTES: '4000' }), [/^WS_SEND_SOFT_LIMIT_BYTES:/]);
+  t.match(problemsOf({ SESSION_IDLE_TIMEOUT_S: '100', SESSION_ABSOLUTE_TIMEOUT_S: '50' }), [/^SESSION_IDLE_TIMEOUT_S:/]);
+});
+
+t.test('AWS mode needs region, hosted UI domain, client id and session secret, all listed together', async (t) => {
+  const problems = problemsOf({ COGNITO_USER_POOL_ID: 'eu-west-1_AbC123xyz' });
+  for (const name of ['AWS_REGION', 'COGNITO_DOMAIN', 'COGNITO_CLIENT_ID', 'SESSION_SECRET']) {
+    t.ok(
+      problems.some((p) => p.startsWith(`${name}: required`)),
+      `${name} is reported`,
+    );
+  }
+  t.equal(problems.length, 4);
+  t.match(problemsOf({ ...awsEnv, COGNITO_USER_POOL_ID: 'not-a-pool' }), [/^COGNITO_USER_POOL_ID:/]);
+
+  const config = loadConfig(awsEnv);
+  t.equal(config.mode, 'aws');
+  t.equal(config.aws.region, 'eu-west-1');
+  t.equal(config.identity.domain, 'https://auth.example.com');
+  t.equal(config.http.secureCookies, true, 'an https public URL gets secure cookies');
+});
+
+t.test('the configuration cannot be changed once loaded', async (t) => {
+  const config = loadConfig({ WS_ALLOWED_ORIGINS: 'https://a.example.com' });
+  t.ok(Object.isFrozen(config));
+  t.ok(Object.isFrozen(config.http));
+  t.ok(Object.isFrozen(config.quotas.free));
+  t.ok(Object.isFrozen(config.realtime.allowedOrigins));
+  t.throws(() => {
+    (config.http as { port: number }).port = 1;
+  }, TypeError);
+  t.throws(() => {
+    (config.realtime.allowedOrigins as string[]).push('https://evil.example.com');
+  }, TypeError);
+});
+
+t.test('every variable carries a description and a schema', async (t) => {
+  for (const [name, spec] of Object.entries(variables)) {
+    t.ok(spec.description.length > 10, `${name} is described`);
+    t.ok(spec.schema, `${name} has a schema`);
+  }
+});
+
+t.test('the server refuses to start on a broken variable, naming it, and exits 1', async (t) => {
+  // It exits before starting anything, so no emulator or port is involved.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: 'abc', WS_MAX_PAYLOAD_BYTES: '-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.resume();
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  t.equal(code, 1);
+  t.match(stderr, /PORT/);
+  t.match(stderr, /WS_MAX_PAYLOAD_BYTES/);
+  t.notMatch(stderr, /huddle is ready/);
+});
