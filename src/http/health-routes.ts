@@ -12,7 +12,9 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
   app.get('/readyz', { logLevel: 'warn' }, async (request, reply) => {
     const checks = {
       dynamodb: () => tablesReachable(app.store.raw, app.store.tables),
-      s3: () => app.blob.s3.send(new HeadBucketCommand({ Bucket: app.blob.bucket })),
+      s3: async () => {
+        await app.blob.s3.send(new HeadBucketCommand({ Bucket: app.blob.bucket }));
+      },
       bus: () => app.bus.ping(),
     };
     const results = await Promise.all(
