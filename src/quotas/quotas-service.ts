@@ -120,7 +120,9 @@ export function createQuotasService(deps: QuotasServiceDeps): QuotasService {
     },
 
     async setTier(username, tier) {
-      const userId = await repository.findUserIdByUsername(username);
+      // Usernames are stored lower case; an operator may type them otherwise.
+      const name = username.trim();
+      const userId = (await repository.findUserIdByUsername(name)) ?? (await repository.findUserIdByUsername(name.toLowerCase()));
       const change = userId ? await repository.setTier(userId, tier) : undefined;
       if (!change) throw notFound(`No user named "${username}"`);
       const quota = summaryOf(change.current);
