@@ -75,6 +75,7 @@ export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalSt
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   try {
+    await mkdir(path.join(dataDir, 'dynamodb'), { recursive: true });
     const dynamo = draft.aws.dynamodbEndpoint
       ? { endpoint: draft.aws.dynamodbEndpoint, close: async () => {} }
       : await startDynamoDbLocal({ port: draft.local.dynamodbPort, dataDir: path.join(dataDir, 'dynamodb') });
