@@ -25,7 +25,11 @@ export const defaultSettings = Object.freeze({
   pongTimeoutMs: 10_000,
   reconnectBaseMs: 500,
   reconnectMaxMs: 10_000,
-  typingSendIntervalMs: 2000,
+  /**
+   * At most one `typing` per this long. The server drops typing frames closer than
+   * 2 s apart by its own clock; the margin keeps network jitter from making it drop ours.
+   */
+  typingSendIntervalMs: 2200,
   typingShowMs: 5000,
   readThrottleMs: 1000,
   historyPageSize: 50,
@@ -533,6 +537,7 @@ export class ChatClient {
       wantsBase: false,
       typing: new Map(),
       typingSentAt: -Infinity,
+      typingTimer: null,
       readSent: 0,
       readPending: 0,
       readTimer: null,
@@ -588,6 +593,7 @@ export class ChatClient {
     chat.timeline.dispose();
     for (const { timer } of chat.typing.values()) this.timers.clearTimeout(timer);
     if (chat.readTimer !== null) this.timers.clearTimeout(chat.readTimer);
+    this.cancelTyping(chat);
     this.chats.delete(chatId);
     this.outbox.removeChat(chatId);
     if (this.activeChatId === chatId) this.activeChatId = null;
@@ -732,13 +738,32 @@ export class ChatClient {
     this.emit('messages', entry.chatId, { older: false });
   }
 
-  /** Call on every keystroke; sends at most one `typing` per `typingSendIntervalMs`. */
+  /**
+   * Call on every keystroke; sends at most one `typing` per `typingSendIntervalMs`.
+   * A keystroke inside the interval is reported when it ends, so typing that goes
+   * on is never silent for longer than the interval.
+   */
   notifyTyping(chatId) {
     const chat = this.chats.get(chatId);
-    if (!chat || !this.ready) return;
-    const now = this.now();
-    if (now - chat.typingSentAt < this.settings.typingSendIntervalMs) return;
-    if (this.sendFrame({ type: 'typing', chatId })) chat.typingSentAt = now;
+    if (!chat || !this.ready || chat.typingTimer !== null) return;
+    const wait = chat.typingSentAt + this.settings.typingSendIntervalMs - this.now();
+    if (wait <= 0) {
+      this.sendTyping(chat);
+      return;
+    }
+    chat.typingTimer = this.timers.setTimeout(() => {
+      chat.typingTimer = null;
+      this.sendTyping(chat);
+    }, wait);
+  }
+
+  sendTyping(chat) {
+    if (this.ready && this.sendFrame({ type: 'typing', chatId: chat.chatId })) chat.typingSentAt = this.now();
+  }
+
+  cancelTyping(chat) {
+    if (chat.typingTimer !== null) this.timers.clearTimeout(chat.typingTimer);
+    chat.typingTimer = null;
   }
 
   // ---------- what the page reads ----------

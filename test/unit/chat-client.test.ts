@@ -410,14 +410,21 @@ t.test('typing is sent at most once per interval and shown for a while after the
   const { client, clock, socket, connect } = setup();
   client.start();
   connect();
+  const interval = defaultSettings.typingSendIntervalMs;
+  t.ok(interval >= 2000, 'never more often than every 2 s');
   client.notifyTyping('c1');
   client.notifyTyping('c1');
   clock.advance(1000);
   client.notifyTyping('c1');
+  t.equal(socket().framesOf('typing').length, 1, 'one frame for a burst of keystrokes');
+  clock.advance(interval - 1001);
   t.equal(socket().framesOf('typing').length, 1);
-  clock.advance(1000);
+  clock.advance(1);
+  t.equal(socket().framesOf('typing').length, 2, 'keystrokes inside the interval are reported when it ends');
+  clock.advance(10_000);
+  t.equal(socket().framesOf('typing').length, 2, 'nothing more without keystrokes');
   client.notifyTyping('c1');
-  t.equal(socket().framesOf('typing').length, 2);
+  t.equal(socket().framesOf('typing').length, 3, 'a keystroke after a pause is reported at once');
 
   socket().receive({ type: 'typing', chatId: 'c1', userId: bob.userId, username: 'bob' });
   t.same(client.typingNames('c1'), ['bob']);

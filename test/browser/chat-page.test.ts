@@ -1,0 +1,75 @@
+/**
+ * The chat page in a real browser against a real stack: two instances sharing
+ * Redis, alice on one and bob on the other, each in their own browser context.
+ */
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
+import { chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+
+const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
+
+t.test('two people chat through the page: message, unread count, typing, seen, history after reload', { skip: chromiumMissing }, async (t) => {
+  const stack = await startTestStack(t);
+  const first = await startInstance(t, stack);
+  const second = await startInstance(t, stack);
+  const browser = await launchBrowser(t);
+  const alice = `alice${uniqueId('')}`.slice(0, 24);
+  const bob = `bob${uniqueId('')}`.slice(0, 24);
+
+  const bobPage = await (await browser.newContext()).newPage();
+  const alicePage = await (await browser.newContext()).newPage();
+  const problems = [...[bobPage, alicePage].map(watchPageProblems)];
+
+  // 1. bob signs in once, so that he exists; he stays on the chat list.
+  await signIn(bobPage, second.baseUrl, bob);
+  await signIn(alicePage, first.baseUrl, alice);
+
+  // 2. alice starts a direct chat with bob and writes to him.
+  await alicePage.getByLabel('Start a chat with').fill(bob);
+  await alicePage.getByRole('button', { name: 'Start' }).click();
+  await alicePage.getByRole('heading', { name: bob }).waitFor();
+  const composer = alicePage.getByLabel('Message', { exact: true });
+  await composer.fill('Hello bob, lunch at noon?');
+  await composer.press('Enter');
+  const aliceLog = alicePage.getByRole('log', { name: 'Messages' });
+  await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
+  t.equal(await composer.inputValue(), '', 'the composer empties after sending');
+
+  // 3. bob, on the other instance, sees the new chat with one unread message and its preview.
+  const bobsChat = chatButton(bobPage, alice);
+  await bobsChat.locator('.badge', { hasText: '1' }).waitFor();
+  t.match(await bobsChat.textContent(), /Hello bob, lunch at noon\?/, 'the preview shows the message');
+  t.match(await bobPage.title(), /^\(1\) huddle/, 'the tab title counts unread messages');
+
+  // 4. bob opens it: the message is there with alice's name, and the unread count goes.
+  await bobsChat.click();
+  const bobLog = bobPage.getByRole('log', { name: 'Messages' });
+  const received = bobLog.locator('.message', { hasText: 'Hello bob, lunch at noon?' });
+  await received.waitFor();
+  t.equal((await received.locator('.author').textContent())?.trim(), alice);
+  await bobsChat.locator('.badge').waitFor({ state: 'detached' });
+
+  // 5. alice sees that bob has read it.
+  await alicePage.locator('#seen-by', { hasText: 'Seen' }).waitFor();
+
+  // 6. alice types: bob sees it; bob answers.
+  await composer.fill('Actually');
+  await bobPage.getByText(`${alice} is typing…`).waitFor();
+  const bobComposer = bobPage.getByLabel('Message', { exact: true });
+  await bobComposer.fill('Noon works');
+  await bobComposer.press('Enter');
+  await aliceLog.getByText('Noon works').waitFor();
+  t.equal((await aliceLog.locator('.message', { hasText: 'Noon works' }).locator('.author').textContent())?.trim(), bob);
+
+  // 7. alice reloads: the conversation comes back from history, and bob shows online.
+  await alicePage.reload();
+  await alicePage.getByText('Connected', { exact: true }).waitFor();
+  await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
+  await aliceLog.getByText('Noon works').waitFor();
+  const order = await aliceLog.locator('.message .text').allTextContents();
+  t.same(order, ['Hello bob, lunch at noon?', 'Noon works'], 'history in order, once each');
+  await chatButton(alicePage, bob).locator('.presence[data-online="true"]').waitFor();
+
+  t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
+});

@@ -1,0 +1,56 @@
+/**
+ * A real Chromium for page tests, through playwright-core (no bundled browsers):
+ * the system's `chromium` binary, headless, with everything that would reach the
+ * network on its own switched off. Each launch gets a fresh profile.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Teardown } from './test-stack.js';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Why browser tests cannot run here, or false when they can (pass as tap's `skip`). */
+export const chromiumMissing: string | false = existsSync(chromiumPath)
+  ? false
+  : `Chromium is missing (no ${chromiumPath}); install it (apt-get install chromium) to run the browser tests`;
+
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function launchBrowser(t: Teardown): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+/** Collects what would otherwise vanish: uncaught page errors and CSP violations, for assertions. */
+export function watchPageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(text)) problems.push(`console: ${text}`);
+  });
+  return problems;
+}
+
+/**
+ * Signs in through the page as a user would: the page's "Sign in" link, the local
+ * provider's username form, and back to the app, which then shows the chat screen.
+ */
+export async function signIn(page: Page, baseUrl: string, username: string): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.origin === new URL(baseUrl).origin);
+  await page.getByText('Connected', { exact: true }).waitFor();
+}
