@@ -19,6 +19,8 @@ export interface ChatClient {
   none(type: Frame['type'], match?: (frame: Frame) => boolean, ms?: number): Promise<void>;
   closed: Promise<{ code: number; reason: string }>;
   close(): Promise<void>;
+  /** Stops keeping frames (benchmarks read them from `socket` themselves). */
+  stopRecording(): void;
 }
 
 export interface ConnectOptions {
@@ -33,7 +35,9 @@ export function connect(wsUrl: string, options: ConnectOptions = {}): Promise<Ch
   const frames: Frame[] = [];
   const taken = new Set<Frame>();
   const waiters = new Set<() => void>();
+  let recording = true;
   socket.on('message', (data) => {
+    if (!recording) return;
     frames.push(JSON.parse(data.toString()) as Frame);
     for (const wake of waiters) wake();
   });
@@ -78,6 +82,10 @@ export function connect(wsUrl: string, options: ConnectOptions = {}): Promise<Ch
       await new Promise((r) => setTimeout(r, ms));
       const found = frames.find((f) => !taken.has(f) && f.type === type && (!match || match(f)));
       if (found) throw new Error(`unexpected ${type} frame: ${JSON.stringify(found)}`);
+    },
+    stopRecording() {
+      recording = false;
+      frames.length = 0;
     },
     async close() {
       if (socket.readyState === WebSocket.CLOSED) return;
