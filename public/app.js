@@ -83,7 +83,8 @@ function showSignedOut(reason) {
   reasonElement.textContent = reason ?? '';
   reasonElement.hidden = !reason;
   showScreen('signed-out');
-  $('sign-in').focus();
+  // Signed out in the middle of using the page: take the keyboard straight to the way back in.
+  if (reason) $('sign-in').focus();
 }
 
 let noticeTimer = null;
@@ -278,17 +279,14 @@ function fillMessage(li, item) {
       h('button', { type: 'button', class: 'link-button', onclick: () => client.discard(item.clientMsgId) }, 'Discard'),
     );
   }
-  li.replaceChildren(
-    h(
+  const meta = h(
       'p',
       { class: 'meta' },
       h('span', { class: 'author' }, item.mine ? 'You' : item.senderName),
       ' ',
       item.createdAt ? h('time', { datetime: new Date(item.createdAt).toISOString() }, formatTime(item.createdAt)) : null,
-    ),
-    body,
-    status,
   );
+  li.replaceChildren(...[meta, body, status].filter(Boolean));
 }
 
 let renderedChatId = null;

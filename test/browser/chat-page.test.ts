@@ -7,9 +7,14 @@ import type { Page } from 'playwright-core';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
 import { chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
 
+const onePixelPng = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 
-t.test('two people chat through the page: message, unread count, typing, seen, history after reload', { skip: chromiumMissing }, async (t) => {
+t.test('two people chat through the page: message, unread count, typing, seen, a picture, history after reload', { skip: chromiumMissing }, async (t) => {
   const stack = await startTestStack(t);
   const first = await startInstance(t, stack);
   const second = await startInstance(t, stack);
@@ -62,11 +67,26 @@ t.test('two people chat through the page: message, unread count, typing, seen, h
   await aliceLog.getByText('Noon works').waitFor();
   t.equal((await aliceLog.locator('.message', { hasText: 'Noon works' }).locator('.author').textContent())?.trim(), bob);
 
-  // 7. alice reloads: the conversation comes back from history, and bob shows online.
+  // 7. alice shares a picture: it goes to the file store and bob sees it in the conversation.
+  await alicePage.locator('#file-input').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: onePixelPng });
+  const picture = bobLog.getByRole('img', { name: 'dot.png' });
+  await picture.waitFor();
+  await bobPage.waitForFunction(() => {
+    const img = document.querySelector<HTMLImageElement>('#message-list img.preview-image');
+    return img !== null && img.complete && img.naturalWidth === 1;
+  });
+  t.pass('bob sees the picture, loaded from the file store');
+
+  // 8. a file type the service refuses is reported, and nothing is sent.
+  await alicePage.locator('#file-input').setInputFiles({ name: 'tool.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') });
+  await alicePage.locator('#upload-status.error', { hasText: 'tool.exe was not sent' }).waitFor();
+
+  // 9. alice reloads: the conversation comes back from history, and bob shows online.
   await alicePage.reload();
   await alicePage.getByText('Connected', { exact: true }).waitFor();
   await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
   await aliceLog.getByText('Noon works').waitFor();
+  await aliceLog.getByRole('img', { name: 'dot.png' }).waitFor();
   const order = await aliceLog.locator('.message .text').allTextContents();
   t.same(order, ['Hello bob, lunch at noon?', 'Noon works'], 'history in order, once each');
   await chatButton(alicePage, bob).locator('.presence[data-online="true"]').waitFor();
