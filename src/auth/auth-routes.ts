@@ -138,25 +138,28 @@ const authRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config 
       return reject(request, reply, 401, 'unauthorized', `token_${err.reason}`, messages.unverified);
     }
 
-    const user = await app.store.users.upsertOnSignIn(
-      {
+    // Both rows go out at once: the session is keyed by the provider's subject, which is the user id.
+    const [user, { sessionId }] = await Promise.all([
+      app.store.users.upsertOnSignIn(
+        {
+          userId: identity.sub,
+          username: identity.username,
+          email: identity.email,
+          // Membership makes a user premium; its absence leaves a tier an operator set alone.
+          premium: identity.groups.includes(config.identity.premiumGroup) ? true : undefined,
+        },
+        Date.now(),
+      ),
+      app.sessions.start({
         userId: identity.sub,
-        username: identity.username,
-        email: identity.email,
-        // Membership makes a user premium; its absence leaves a tier an operator set alone.
-        premium: identity.groups.includes(config.identity.premiumGroup) ? true : undefined,
-      },
-      Date.now(),
-    );
-    const { sessionId } = await app.sessions.start({
-      userId: user.userId,
-      tokens: {
-        idToken: tokens.idToken,
-        accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken,
-        accessTokenExpiresAt: access.expiresAt,
-      },
-    });
+        tokens: {
+          idToken: tokens.idToken,
+          accessToken: tokens.accessToken,
+          refreshToken: tokens.refreshToken,
+          accessTokenExpiresAt: access.expiresAt,
+        },
+      }),
+    ]);
     reply.setCookie(sessionCookie, sessionId, cookieAttributes(cookies, config.session.absoluteTimeoutS));
     request.log.info({ userId: user.userId, tier: user.tier }, 'signed in');
     return reply.header('cache-control', 'no-store').redirect(attempt.next, 302);

@@ -97,12 +97,12 @@ export function sessionStatus(record: SessionRecord, now: number, policy: Pick<S
   return 'valid';
 }
 
-export const shouldTouch = (record: SessionRecord, now: number) => now - record.lastSeenAt >= TOUCH_INTERVAL_MS;
+export const shouldTouch = (record: SessionRecord, now: number) => record.lastSeenAt < now - TOUCH_INTERVAL_MS;
 
 export function shouldRefreshTokens(record: SessionRecord, now: number): boolean {
   if (!record.tokens.refreshToken) return false;
   if (record.tokens.accessTokenExpiresAt - now > TOKEN_REFRESH_MARGIN_MS) return false;
-  return record.refreshClaimedAt === undefined || record.refreshClaimedAt <= now - TOKEN_REFRESH_RETRY_MS;
+  return record.refreshClaimedAt === undefined || record.refreshClaimedAt < now - TOKEN_REFRESH_RETRY_MS;
 }
 
 /** A new cookie value: 256 random bits, base64url (43 characters). */
