@@ -508,14 +508,16 @@ export class ChatClient {
     if (request) {
       this.pendingHistory.delete(frame.id);
       const chat = this.chats.get(request.chatId);
-      if (chat) {
-        chat.loading = null;
-        if (frame.code === 'not_found') {
-          this.removeChat(chat.chatId);
-          return;
-        }
-      }
+      if (chat) chat.loading = null;
     }
+    // A chat we still list but are no longer in (removed while the news was in flight): drop it quietly.
+    const chatId = request?.chatId ?? (typeof details.chatId === 'string' ? details.chatId : undefined);
+    if (frame.code === 'not_found' && chatId && (request || frame.frame === 'sync')) {
+      this.removeChat(chatId);
+      return;
+    }
+    // Typing and read positions are best effort: a refusal is not worth interrupting anyone.
+    if (frame.frame === 'typing' || frame.frame === 'read') return;
     this.emit('notice', { code: frame.code, message: frame.message });
   }
 

@@ -510,3 +510,19 @@ t.test('chat frames add, update and remove chats; hello drops chats left meanwhi
   t.same(removed, ['g1']);
   socket().drop(1006);
 });
+
+t.test('refusals: a chat the server no longer knows us in is dropped; typing refusals stay quiet', async (t) => {
+  const { client, socket, connect, openWithHistory } = setup();
+  const notices: string[] = [];
+  client.on('notice', ({ message }: { message: string }) => notices.push(message));
+  client.start();
+  connect([summary(), summary({ chatId: 'c2', title: 'old group', kind: 'group' })]);
+  openWithHistory([message(1)]);
+  socket().receive({ type: 'error', code: 'rate_limited', message: 'slow down', frame: 'typing' });
+  t.same(notices, []);
+  socket().receive({ type: 'error', code: 'not_found', message: 'No such chat', frame: 'sync', details: { chatId: 'c2' } });
+  t.notOk(client.getChat('c2'), 'the chat is gone from the list');
+  t.same(notices, []);
+  socket().receive({ type: 'error', code: 'unavailable', message: 'Try again in a moment' });
+  t.same(notices, ['Try again in a moment'], 'anything else is shown');
+});
