@@ -366,3 +366,30 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
     t.equal(verified.sub, original.userId);
   });
 });
+
+t.test('the sign-in service being away is a 503, not a crash', async (t) => {
+  const other = await startInstance(t, stack, { REDIS_URL: '', OIDC_ISSUER: `http://127.0.0.1:${await freePort()}` });
+  const res = await fetch(`${other.baseUrl}/login`, { redirect: 'manual', headers: { accept: JSON_ACCEPT } });
+  const body = (await res.json()) as Record<string, any>;
+  assertJsonError(t, res, body, 503, 'unavailable');
+  t.equal(res.headers.getSetCookie().length, 0, 'no login cookie');
+});
+
+t.test('signing out without a session still clears and redirects', async (t) => {
+  const res = await fetch(`${instance.baseUrl}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie: `huddle_session=${newSessionId()}` } });
+  t.equal(res.status, 303);
+  t.match(res.headers.get('location'), `${stack.issuer}/logout?`);
+  t.ok(res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')));
+});
+
+t.test('behind https the cookies are __Host- prefixed and Secure', async (t) => {
+  const secure = await startInstance(t, stack, { REDIS_URL: '', PUBLIC_URL: 'https://huddle.example' });
+  const res = await fetch(`${secure.baseUrl}/login`, { redirect: 'manual' });
+  t.equal(res.status, 302);
+  t.equal(new URL(res.headers.get('location')!).searchParams.get('redirect_uri'), 'https://huddle.example/authorize', 'from the configured origin, not the Host header');
+  const loginCookie = res.headers.getSetCookie().find((c) => c.startsWith('__Host-huddle_login='));
+  t.ok(loginCookie, '__Host- prefixed');
+  t.match(loginCookie, /; Secure/i);
+  t.match(loginCookie, /Path=\//);
+  t.notMatch(loginCookie, /Domain=/i);
+});
