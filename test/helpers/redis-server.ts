@@ -116,6 +116,8 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
 export interface RedisCluster {
   /** Any node's URL: the seed a cluster client starts from. */
   url: string;
+  /** The servers, one master each; a restarted one rejoins with its slots (its nodes.conf survives). */
+  nodes: RedisServer[];
   close(): Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
   return {
     url: servers[0]!.url,
+    nodes: servers,
     async close() {
       await Promise.all(servers.map((s) => s.close()));
     },

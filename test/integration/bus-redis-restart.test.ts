@@ -9,7 +9,7 @@ import { chatChannel, userChannel } from '../../src/bus/bus.js';
 import { createRedisBus } from '../../src/bus/redis-bus.js';
 import { silentLogger } from '../../src/bus/listeners.js';
 import type { ServerFrame } from '../../src/realtime/protocol.js';
-import { redisServerUnavailable, startRedisServer, uniquePrefix, type RedisServer } from '../helpers/redis-server.js';
+import { redisServerUnavailable, startRedisCluster, startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -29,8 +29,8 @@ interface Instance {
   on(channel: BusChannel): BusDelivery[];
 }
 
-async function instance(t: Tap, server: RedisServer, keyPrefix: string): Promise<Instance> {
-  const bus = await createRedisBus({ url: server.url, keyPrefix, logger: silentLogger });
+async function instance(t: Tap, server: { url: string }, keyPrefix: string, sharded = false): Promise<Instance> {
+  const bus = await createRedisBus({ url: server.url, keyPrefix, logger: silentLogger, sharded });
   t.teardown(() => bus.close());
   const self: Instance = {
     bus,
@@ -123,5 +123,31 @@ if (unavailable) {
     await b.bus.subscribe(wanted);
     await a.bus.publish(wanted, frame('wanted'));
     await until(() => b.on(wanted).length === 1, 'the frame after subscribing again');
+  });
+
+  t.test('sharded buses on a Redis Cluster recover when a shard restarts', async (t) => {
+    const cluster = await startRedisCluster(3);
+    t.teardown(() => cluster.close());
+    const keyPrefix = uniquePrefix('shardrestart');
+    const [a, b] = [await instance(t, cluster, keyPrefix, true), await instance(t, cluster, keyPrefix, true)];
+    // Enough channels that every shard owns some.
+    const channels = Array.from({ length: 30 }, (_, i) => chatChannel(`room${i}`));
+    for (const channel of channels) await b.bus.subscribe(channel);
+
+    await cluster.nodes[1]!.restart();
+    await until(() => b.recoveries > 0, 'onRecovered after the shard restart');
+
+    // Order holds per channel only (channels live on different shards): a marker after each frame ends it.
+    const marker: ServerFrame = { type: 'pong', serverTime: 0 };
+    for (const channel of channels) {
+      await a.bus.publish(channel, frame('after'));
+      await a.bus.publish(channel, marker);
+    }
+    await until(() => channels.every((channel) => b.on(channel).some((d) => d.frame.type === 'pong')), 'every marker');
+    t.same(
+      channels.map((channel) => b.on(channel).filter((d) => d.frame.type === 'receipt').length),
+      channels.map(() => 1),
+      'every channel, on every shard, delivers once after the restart',
+    );
   });
 }
