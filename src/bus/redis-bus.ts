@@ -2,11 +2,12 @@
  * The bus over Redis pub/sub, shared by every instance. See `bus.ts` for the
  * contract and `README.md` for how reconnects play out.
  *
- * Two connections, because a connection that has subscribed may only run
- * (un)subscribe commands: the publisher also answers `ping`. The set of
- * channels this instance wants lives here (`wanted`), not in ioredis: after a
- * reconnect the bus re-subscribes exactly that set itself, so it knows when every
- * subscription is active again and can tell its `onRecovered` listeners.
+ * The transports use two connections: a subscribed connection may only run
+ * (un)subscribe commands under RESP2, and publishes must not queue behind a
+ * flood of incoming frames. The set of channels this instance wants lives here
+ * (`wanted`), not in ioredis: after a reconnect the bus re-subscribes exactly
+ * that set itself, so it knows when every subscription is active again and can
+ * tell its `onRecovered` listeners.
  */
 import type { Bus, BusChannel } from './bus.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
