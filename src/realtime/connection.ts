@@ -42,7 +42,7 @@ export class Connection {
   alive = true;
   closed = false;
   private tokens = RATE.burst;
-  private refilledAt = Date.now();
+  private refilledAt: number | undefined;
   private dropped = 0;
 
   constructor(
@@ -75,7 +75,7 @@ export class Connection {
 
   /** Takes a token for one incoming frame; false when over the rate (and closes a flooder). */
   admitFrame(now = Date.now()): boolean {
-    this.tokens = Math.min(RATE.burst, this.tokens + ((now - this.refilledAt) / 1000) * RATE.perSecond);
+    this.tokens = Math.min(RATE.burst, this.tokens + ((now - (this.refilledAt ?? now)) / 1000) * RATE.perSecond);
     this.refilledAt = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
