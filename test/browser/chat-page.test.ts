@@ -93,3 +93,53 @@ t.test('two people chat through the page: message, unread count, typing, seen, a
 
   t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
 });
+
+t.test('a page that loses its connection catches up and sends what was written meanwhile', { skip: chromiumMissing }, async (t) => {
+  const stack = await startTestStack(t);
+  const first = await startInstance(t, stack);
+  const second = await startInstance(t, stack);
+  const browser = await launchBrowser(t);
+  const alice = `alice${uniqueId('')}`.slice(0, 24);
+  const bob = `bob${uniqueId('')}`.slice(0, 24);
+  const aliceContext = await browser.newContext();
+  const alicePage = await aliceContext.newPage();
+  const bobPage = await (await browser.newContext()).newPage();
+  const problems = [...[bobPage, alicePage].map(watchPageProblems)];
+
+  await signIn(bobPage, second.baseUrl, bob);
+  await signIn(alicePage, first.baseUrl, alice);
+  await alicePage.getByLabel('Start a chat with').fill(bob);
+  await alicePage.getByRole('button', { name: 'Start' }).click();
+  const aliceComposer = alicePage.getByLabel('Message', { exact: true });
+  await aliceComposer.fill('before');
+  await aliceComposer.press('Enter');
+  await chatButton(bobPage, alice).click();
+  const bobLog = bobPage.getByRole('log', { name: 'Messages' });
+  await bobLog.getByText('before').waitFor();
+
+  // 1. alice's network goes, and the server drops her socket as it does a slow consumer's.
+  await aliceContext.setOffline(true);
+  for (const connection of first.app.hub.connections()) if (connection.user.username === alice) connection.close('slowConsumer');
+  await alicePage.locator('#connection[data-state="offline"]').waitFor();
+
+  // 2. alice writes while offline; bob writes too.
+  await aliceComposer.fill('written offline');
+  await aliceComposer.press('Enter');
+  const aliceLog = alicePage.getByRole('log', { name: 'Messages' });
+  await aliceLog.locator('.message', { hasText: 'written offline' }).getByText('Waiting for the connection…').waitFor();
+  const bobComposer = bobPage.getByLabel('Message', { exact: true });
+  await bobComposer.fill('while you were away');
+  await bobComposer.press('Enter');
+  await bobLog.getByText('while you were away').waitFor();
+
+  // 3. the network returns: alice's page reconnects, catches up and sends her message, once.
+  await aliceContext.setOffline(false);
+  await alicePage.getByText('Connected', { exact: true }).waitFor();
+  await aliceLog.getByText('while you were away').waitFor();
+  await aliceLog.locator('.message.status-delivered', { hasText: 'written offline' }).waitFor();
+  await bobLog.getByText('written offline').waitFor();
+  const expected = ['before', 'while you were away', 'written offline'];
+  t.same(await aliceLog.locator('.message .text').allTextContents(), expected, 'alice sees every message once, in order');
+  t.same(await bobLog.locator('.message .text').allTextContents(), expected, 'bob too');
+  t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
+});
