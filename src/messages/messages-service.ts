@@ -2,7 +2,8 @@
  * Sending, history and catch-up. The send path, in order:
  *   1. a retry (same sender + clientMsgId) answers with the original seq, nothing more;
  *   2. the daily message quota is counted (conditional update);
- *   3. a file message's upload is checked and its storage reserved;
+ *   3. a file message's upload is checked, its storage reserved and the object
+ *      copied out of the pending prefix (the pending copy goes once the message is stored);
  *   4. the seq is allocated in one conditional update that also proves membership;
  *   5. the message and its idempotency record are written in one transaction;
  *   6. only then: ack to the sender and publish to the chat.
@@ -118,7 +119,6 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         const now = clock();
         const seq = await chats.allocateSeq(input.chatId, sender.userId, previewOf({ text: content.text, fileName: file?.name }), now);
         if (seq === undefined) throw chatNotFound();
-        if (file) await files.commitFileMessage(file);
         const message: Message = {
           chatId: input.chatId,
           seq,
@@ -137,6 +137,8 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
           return duplicateOf(input, stored.original);
         }
         persisted = true;
+        // The upload in pending/ is only tidied now: until the message is stored, a retry may need it.
+        if (file) background(files.commitFileMessage(file), 'tidy a sent upload');
         // The ack does not wait for fan-out: the message is durable, and a frame
         // the bus loses comes back through sync.
         background(events.toChat(input.chatId, { type: 'message', message }), 'publish message');
