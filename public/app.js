@@ -64,8 +64,13 @@ function chatTitle(chat) {
   return chat.summary.title || 'Group';
 }
 
+function isOnline(userId) {
+  // The server tells us about others; we know about ourselves.
+  return userId === client.me?.userId ? client.connection === 'online' : client.isOnline(userId);
+}
+
 function presenceDot(userId) {
-  const online = client.isOnline(userId);
+  const online = isOnline(userId);
   return h('span', { class: 'presence', dataset: { online: String(online) } }, h('span', { class: 'visually-hidden' }, online ? '(online)' : '(offline)'));
 }
 
@@ -199,10 +204,10 @@ function renderChatHeader() {
   const others = otherMembers(chat);
   const subtitle =
     summary.kind === 'direct'
-      ? others[0] && client.isOnline(others[0].userId)
+      ? others[0] && isOnline(others[0].userId)
         ? 'online'
         : 'offline'
-      : `${summary.members.length} members, ${summary.members.filter((m) => m.userId === client.me?.userId || client.isOnline(m.userId)).length} online`;
+      : `${summary.members.length} members, ${summary.members.filter((m) => isOnline(m.userId)).length} online`;
   $('chat-subtitle').textContent = subtitle;
 
   const isGroup = summary.kind === 'group';
@@ -488,7 +493,7 @@ function autosize(textarea) {
 
 function wireClient() {
   client.on('connection', (state) => {
-    schedule('connection', 'messages');
+    schedule('connection', 'messages', 'header');
     if (state === 'online') $('notice').hidden = true;
   });
   client.on('me', () => schedule('me', 'list', 'header', 'messages'));

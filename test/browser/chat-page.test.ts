@@ -143,3 +143,50 @@ t.test('a page that loses its connection catches up and sends what was written m
   t.same(await bobLog.locator('.message .text').allTextContents(), expected, 'bob too');
   t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
 });
+
+t.test('a group: created with a member, another added and removed, one leaves', { skip: chromiumMissing }, async (t) => {
+  const stack = await startTestStack(t);
+  const instance = await startInstance(t, stack);
+  const browser = await launchBrowser(t);
+  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((name) => `${name}${uniqueId('')}`.slice(0, 24)) as [string, string, string];
+  const newPage = async () => (await browser.newContext()).newPage();
+  const [alicePage, bobPage, carolPage] = [await newPage(), await newPage(), await newPage()];
+  const problems = [alicePage, bobPage, carolPage].map(watchPageProblems);
+  for (const [page, name] of [[bobPage, bob], [carolPage, carol], [alicePage, alice]] as const) await signIn(page, instance.baseUrl, name);
+
+  // 1. alice creates "Launch plan" with bob; both see it, and bob sees her first message.
+  await alicePage.getByText('New group').click();
+  await alicePage.getByLabel('Title').fill('Launch plan');
+  await alicePage.getByLabel(/^Members/).fill(bob);
+  await alicePage.getByRole('button', { name: 'Create group' }).click();
+  await alicePage.getByRole('heading', { name: 'Launch plan' }).waitFor();
+  const composer = alicePage.getByLabel('Message', { exact: true });
+  await composer.fill('Kick-off on Monday');
+  await composer.press('Enter');
+  await chatButton(bobPage, 'Launch plan').click();
+  await bobPage.getByRole('log', { name: 'Messages' }).getByText('Kick-off on Monday').waitFor();
+  await alicePage.locator('#seen-by', { hasText: `Seen by ${bob}` }).waitFor();
+
+  // 2. alice adds carol from the members panel: carol gets the chat.
+  await alicePage.getByText('Members', { exact: true }).click();
+  await alicePage.getByLabel('Add someone').fill(carol);
+  await alicePage.getByRole('button', { name: 'Add', exact: true }).click();
+  await alicePage.locator('#member-list', { hasText: carol }).waitFor();
+  await chatButton(carolPage, 'Launch plan').waitFor();
+
+  // 3. alice removes carol: the chat leaves carol's list.
+  alicePage.once('dialog', (dialog) => dialog.accept());
+  await alicePage.getByRole('button', { name: `Remove ${carol}` }).click();
+  await alicePage.locator('#member-list', { hasText: carol }).waitFor({ state: 'detached' });
+  await chatButton(carolPage, 'Launch plan').waitFor({ state: 'detached' });
+
+  // 4. bob leaves: his page closes the chat, and alice's member list shrinks to herself.
+  await bobPage.getByText('Members', { exact: true }).click();
+  bobPage.once('dialog', (dialog) => dialog.accept());
+  await bobPage.getByRole('button', { name: 'Leave this group' }).click();
+  await chatButton(bobPage, 'Launch plan').waitFor({ state: 'detached' });
+  await bobPage.getByText('Pick a chat, or start one.').waitFor();
+  await alicePage.locator('#member-list li', { hasText: bob }).waitFor({ state: 'detached' });
+  t.same(await alicePage.locator('#member-list li').allTextContents(), [`(online)${alice} (you)`]);
+  t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
+});
