@@ -144,7 +144,7 @@ t.test('a page that loses its connection catches up and sends what was written m
   t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
 });
 
-t.test('a group: created with a member, another added and removed, one leaves', { skip: chromiumMissing }, async (t) => {
+t.test('a group: created with a member, another added and removed, one leaves; signing out', { skip: chromiumMissing }, async (t) => {
   const stack = await startTestStack(t);
   const instance = await startInstance(t, stack);
   const browser = await launchBrowser(t);
@@ -188,5 +188,10 @@ t.test('a group: created with a member, another added and removed, one leaves', 
   await bobPage.getByText('Pick a chat, or start one.').waitFor();
   await alicePage.locator('#member-list li', { hasText: bob }).waitFor({ state: 'detached' });
   t.same(await alicePage.locator('#member-list li').allTextContents(), [`(online)${alice} (you)`]);
+
+  // 5. alice signs out: through the provider's sign-out and back to the sign-in screen.
+  await alicePage.getByRole('button', { name: 'Sign out' }).click();
+  await alicePage.getByRole('link', { name: 'Sign in' }).waitFor();
+  t.equal(new URL(alicePage.url()).origin, instance.baseUrl, 'back on the page after signing out');
   t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
 });
