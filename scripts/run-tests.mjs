@@ -6,7 +6,8 @@
  * `N passed, N failed` (CI reads that line, not tap's own summary).
  *
  *   npm test                                   every test/**\/*.test.ts
- *   npm test -- test/unit/config.test.ts       only the files given (tap options pass through too)
+ *   npm test -- test/unit/config.test.ts       only the files given
+ *   npm test -- --jobs=1 test/unit             a folder's test files; tap options pass through as --name=value
  *
  * A `DYNAMODB_ENDPOINT` already in the environment is used instead of starting one.
  * Without a `redis-server` binary, the Redis at `REDIS_URL` is used.
@@ -200,7 +201,7 @@ async function startRedis() {
     try {
       target = new URL(preset);
     } catch {
-      throw new SetupError(`REDIS_URL=${preset} is not a URL.`);
+      throw new SetupError('REDIS_URL is set but is not a URL.');
     }
     const port = Number(target.port || 6379);
     if (!(await tcpAnswers(target.hostname, port))) throw new SetupError(`REDIS_URL points at ${target.host}, but nothing answers there.`);
@@ -316,7 +317,12 @@ function createTally() {
 
 function runTap(args, env) {
   const { files, options } = splitArgs(args);
-  const testFiles = files.length > 0 ? files : findTestFiles(path.join(root, 'test')).map((f) => path.relative(root, f)).sort();
+  const asFiles = (entry) => {
+    const full = path.resolve(root, entry);
+    const isDirectory = statSync(full, { throwIfNoEntry: false })?.isDirectory();
+    return isDirectory ? findTestFiles(full).map((f) => path.relative(root, f)).sort() : [entry];
+  };
+  const testFiles = (files.length > 0 ? files : ['test']).flatMap(asFiles);
   const { tally, parser } = createTally();
   if (testFiles.length === 0) {
     note('no test files found under test/');
