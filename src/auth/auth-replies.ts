@@ -13,7 +13,7 @@ function errorPage(status: number, message: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>huddle: sign-in problem</title>
-<style>body{font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto;padding:0 1rem}</style>
+<link rel="stylesheet" href="/styles.css">
 </head><body>
 <h1>${status === 401 ? 'Please sign in' : 'Sign-in problem'}</h1>
 <p>${escapeHtml(message)}</p>

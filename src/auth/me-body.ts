@@ -13,8 +13,11 @@ export interface MeBody {
 }
 
 /** Builds the `GET /api/me` body: the one place to add fields about the signed-in user. */
-export async function buildMeBody(_app: FastifyInstance, user: AuthenticatedUser): Promise<MeBody> {
+export async function buildMeBody(app: FastifyInstance, user: AuthenticatedUser): Promise<MeBody> {
+  // Usage and tier are read fresh: the tier may have changed since sign-in.
+  const quota = await app.services.quotas.summary(user.userId);
   return {
-    user: { userId: user.userId, username: user.username, email: user.email, tier: user.tier },
+    user: { userId: user.userId, username: user.username, email: user.email, tier: quota.tier },
+    quota,
   };
 }

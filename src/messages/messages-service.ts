@@ -31,14 +31,13 @@ export interface SendResult {
   seq: number;
   createdAt: number;
   duplicate: boolean;
-  /** Usage after this message; absent for a duplicate. */
-  quota?: QuotaSummary;
 }
 
 /** The part of the quotas service sending needs. */
 export interface MessageQuota {
   consumeMessage(userId: string): Promise<QuotaSummary>;
   refundMessage(userId: string): Promise<void>;
+  releaseStorage(userId: string, bytes: number): Promise<void>;
 }
 
 /** The part of the files service a file message needs. */
@@ -110,7 +109,8 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       const earlier = await messages.findSent(sender.userId, input.clientMsgId);
       if (earlier) return duplicateOf(input, earlier);
 
-      const quota = await quotas.consumeMessage(sender.userId);
+      // Counting pushes the new usage to the sender's sockets (the quotas service publishes it).
+      await quotas.consumeMessage(sender.userId);
       let file: FileInfo | undefined;
       let persisted = false;
       let undoFile = true;
@@ -132,8 +132,9 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         const stored = await messages.append(message);
         if (stored.status === 'duplicate') {
           // Two copies of one send raced past the first check; the other one won and
-          // its message holds the same file, so only this attempt's count goes back.
+          // its message holds the same file, so only this attempt's counts go back.
           undoFile = false;
+          if (file) background(quotas.releaseStorage(sender.userId, file.size), 'release storage of a duplicate');
           return duplicateOf(input, stored.original);
         }
         persisted = true;
@@ -142,8 +143,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         // The ack does not wait for fan-out: the message is durable, and a frame
         // the bus loses comes back through sync.
         background(events.toChat(input.chatId, { type: 'message', message }), 'publish message');
-        background(events.toUser(sender.userId, { type: 'quota', quota }), 'publish quota');
-        return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false, quota };
+        return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false };
       } finally {
         if (!persisted) {
           background(quotas.refundMessage(sender.userId), 'refund message quota');

@@ -6,6 +6,7 @@ import { createPresenceService, type PresenceService } from '../presence/presenc
 import { createQuotasService, type QuotasService } from '../quotas/quotas-service.js';
 import { createFilesService, type FilesService } from '../files/files-service.js';
 import { createS3Blob } from '../blob/s3-blob.js';
+import { createPendingSweeper } from '../files/pending-sweeper.js';
 import { createChatsRepository } from '../store/chats-repository.js';
 import { createMessagesRepository } from '../store/messages-repository.js';
 import { createQuotasRepository } from '../store/quotas-repository.js';
@@ -52,8 +53,9 @@ export default fp(
       clock,
       publishQuota: (userId, quota) => app.bus.publish(userChannel(userId), { type: 'quota', quota }),
     });
+    const blob = createS3Blob(app.blob.s3, app.blob.bucket);
     const files = createFilesService({
-      blob: createS3Blob(app.blob.s3, app.blob.bucket),
+      blob,
       quotas,
       isMember: (chatId, userId) => chats.isMember(chatId, userId),
       policy: { maxBytes: config.files.maxBytes, allowedTypes: config.files.allowedTypes, uploadTtlS: 300, downloadTtlS: 900 },
@@ -77,6 +79,12 @@ export default fp(
       ttlMs: config.realtime.presenceTtlMs,
       onError: onBackgroundError,
     });
+    if (config.mode === 'local') {
+      // S3 expires unsent uploads with a lifecycle rule; the emulator has none, so sweep.
+      const sweeper = createPendingSweeper({ blob, olderThanMs: 15 * 60_000, intervalMs: 5 * 60_000, logger: app.log });
+      sweeper.start();
+      app.addHook('onClose', () => sweeper.stop());
+    }
     app.decorate('services', { events, chatsRepository, chats, messages, quotas, files, presence });
   },
   { name: 'services', dependencies: ['aws', 'bus'] },

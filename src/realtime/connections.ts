@@ -72,7 +72,7 @@ class ChannelSubscriptions {
 export interface HubListeners {
   /** A user's last socket on this instance closed. */
   lastDisconnection?: (userId: string, chatIds: string[]) => void;
-  /** This socket was just added to a chat it learned about from a `chat` event. */
+  /** A `chat` event (created or changed) reached this socket; these are the chat's members now. */
   joinedChat?: (connection: Connection, memberIds: string[]) => void;
 }
 
@@ -163,15 +163,18 @@ export class ConnectionHub {
     const sockets = this.byUser.get(userId);
     if (!sockets) return;
     for (const connection of sockets) {
-      if (frame.type === 'chat' && frame.change === 'removed') {
+      if (frame.type !== 'chat') {
+        connection.sendJson(json);
+      } else if (frame.change === 'removed') {
         this.leaveChat(connection, frame.chat.chatId);
         connection.sendJson(json);
-      } else if (frame.type === 'chat' && !connection.chatIds.has(frame.chat.chatId)) {
-        // Hear the chat before the client learns of it, so it misses nothing after.
+      } else {
+        // Hear a new chat before the client learns of it, so it misses nothing after.
         const { chat } = frame;
         this.joinChat(connection, chat.chatId).then(
           () => {
             connection.sendJson(json);
+            // New members may be online already: whoever is new to this socket gets a presence frame.
             if ('members' in chat) this.listeners.joinedChat?.(connection, chat.members.map((m) => m.userId));
           },
           (err) => {
@@ -179,8 +182,6 @@ export class ConnectionHub {
             connection.close('setupFailed');
           },
         );
-      } else {
-        connection.sendJson(json);
       }
     }
   }

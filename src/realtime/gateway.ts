@@ -37,12 +37,13 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     const summaries = await chats.list(userId);
     const chatIds = summaries.map((c) => c.chatId);
     const first = await hub.add(connection, chatIds);
+    // Registered as online before `hello`: a client that has its hello counts as a tab.
+    if (first) await presence.userConnected(userId, chatIds);
     const quota = await quotas.summary(userId);
     const user = publicUser(connection, quota.tier);
     connection.send({ type: 'hello', nodeId: app.bus.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
     const memberIds = [...new Set(summaries.flatMap((c) => c.members.map((m) => m.userId)))].filter((id) => id !== userId);
     await sendOnlinePresence(connection, memberIds);
-    if (first) await presence.userConnected(userId, chatIds);
   }
 
   function publicUser(connection: Connection, tier: 'free' | 'premium') {

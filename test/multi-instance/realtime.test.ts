@@ -255,6 +255,9 @@ t.test('group membership changes reach members live, and removal stops delivery'
   t.equal(added.status, 200);
   const created = await daveSocket.next('chat', (f) => f.chat.chatId === chatId);
   t.equal(created.change, 'created', 'the new member hears of the chat on his instance');
+  await daveSocket.next('presence', (f) => f.userId === alice.userId && f.online);
+  await aliceSocket.next('presence', (f) => f.userId === dave.userId && f.online);
+  t.pass('the new member and the others see each other online');
   await sendText(aliceSocket, chatId, 'welcome dave');
   const welcome = await daveSocket.next('message', (f) => f.message.chatId === chatId);
   t.equal(welcome.message.text, 'welcome dave', 'and gets its messages from then on');
