@@ -8,7 +8,14 @@ import { buildApp } from './app.js';
 
 async function localStackFor(draft: ConfigDraft) {
   // Imported only here: the emulators are development dependencies, absent from the image.
-  const { startOrJoinLocalStack, applyLocalStack } = await import('./local/stack.js');
+  const local = await import('./local/stack.js').catch((err: unknown) => {
+    throw new Error(
+      'COGNITO_USER_POOL_ID is not set, so huddle would run its local stack, but the emulators are not installed here ' +
+        '(a production image has no development dependencies). Set the AWS variables (see README), or run from a full checkout with npm install.',
+      { cause: err },
+    );
+  });
+  const { startOrJoinLocalStack, applyLocalStack } = local;
   const stack = await startOrJoinLocalStack(draft);
   await applyLocalStack(draft, stack);
   return stack;
