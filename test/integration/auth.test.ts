@@ -94,8 +94,8 @@ t.test('sign in, use the session, sign out', async (t) => {
   // 4. /api/me
   const signedIn = await me(instance, cookie);
   t.equal(signedIn.res.status, 200);
-  t.same(signedIn.body.user, { userId: localUserId(name), username: name, email: `${name}@huddle.local`, tier: 'free' });
-  t.match(signedIn.body.quota, { tier: 'free', messagesToday: 0 }, 'with the usage and limits');
+  t.same(signedIn.body?.user, { userId: localUserId(name), username: name, email: `${name}@huddle.local`, tier: 'free' });
+  t.match(signedIn.body?.quota, { tier: 'free', messagesToday: 0 }, 'with the usage and limits');
   t.equal(await app.sessions.validate(record!.sessionHash), true);
 
   // 5. Sign out: row gone, token revoked, cookie cleared, off to the provider's logout.
