@@ -103,6 +103,11 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     promise.catch((err) => deps.onBackgroundError(err, what));
   }
 
+  /** Waits for a clean-up step; its failure is logged, never thrown over the original outcome. */
+  async function settle(promise: Promise<unknown>, what: string) {
+    await promise.catch((err) => deps.onBackgroundError(err, what));
+  }
+
   return {
     async send(sender, input) {
       const content = validate(input);
@@ -134,7 +139,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
           // Two copies of one send raced past the first check; the other one won and
           // its message holds the same file, so only this attempt's counts go back.
           undoFile = false;
-          if (file) background(quotas.releaseStorage(sender.userId, file.size), 'release storage of a duplicate');
+          if (file) await settle(quotas.releaseStorage(sender.userId, file.size), 'release storage of a duplicate');
           return duplicateOf(input, stored.original);
         }
         persisted = true;
@@ -146,8 +151,9 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false };
       } finally {
         if (!persisted) {
-          background(quotas.refundMessage(sender.userId), 'refund message quota');
-          if (file && undoFile) background(files.abortFileMessage(sender.userId, file), 'abort file message');
+          // Given back before the sender hears the outcome, so the usage it sees next is right.
+          await settle(quotas.refundMessage(sender.userId), 'refund message quota');
+          if (file && undoFile) await settle(files.abortFileMessage(sender.userId, file), 'abort file message');
         }
       }
     },

@@ -7,9 +7,11 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 /** Why a throwaway Redis cannot be started here, or undefined when it can. */
 export function redisServerUnavailable(): string | undefined {
@@ -17,17 +19,6 @@ export function redisServerUnavailable(): string | undefined {
   if (probe.error) return `no redis-server binary on PATH (${probe.error.message})`;
   if (probe.status !== 0) return `redis-server --version exited with ${probe.status}`;
   return undefined;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function uniquePrefix(label: string): string {

@@ -9,7 +9,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { freezeConfig, parseConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
@@ -18,6 +17,9 @@ import { ensureTables } from '../../src/store/tables-admin.js';
 import { tableNames } from '../../src/store/table.js';
 import { startS3Emulator } from '../../src/local/s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 export interface TestStack {
   env: Record<string, string>;
@@ -42,17 +44,6 @@ export function requireEnv(name: 'DYNAMODB_ENDPOINT' | 'REDIS_URL'): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with "npm test", which starts DynamoDB Local and Redis`);
   return value;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts an S3 emulator and an identity provider, and creates tables under a fresh prefix. */

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
-import { signIn } from '../helpers/sign-in.js';
+import { api, person, type Person } from '../helpers/people.js';
 import { connectReady, type ChatClient } from '../helpers/ws-client.js';
 import { chatNotFound } from '../../src/errors.js';
 
@@ -17,28 +17,6 @@ const env = { FILE_MAX_BYTES: String(FILE_MAX_BYTES), FREE_STORAGE_BYTES: String
 const stack = await startTestStack(t);
 const a = await startInstance(t, stack, env);
 const b = await startInstance(t, stack, env);
-
-interface Person {
-  username: string;
-  userId: string;
-  cookie: string;
-}
-
-async function person(instance: TestInstance, label: string): Promise<Person> {
-  const username = uniqueId(label).toLowerCase();
-  const { cookie, userId } = await signIn(instance.baseUrl, username);
-  return { username, userId, cookie };
-}
-
-async function api<T = Record<string, unknown>>(instance: TestInstance, who: Person | undefined, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${instance.baseUrl}/api${path}`, {
-    method,
-    headers: { ...(who ? { cookie: who.cookie } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
 
 interface UploadGrant {
   fileKey: string;

@@ -4,42 +4,14 @@
  * The free limit is 20 messages a day here (premium 40) to keep the test short.
  */
 import t from 'tap';
-import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
-import { signIn } from '../helpers/sign-in.js';
+import { startTestStack, startInstance, type TestInstance } from '../helpers/test-stack.js';
+import { api, openDirect, person, type Person } from '../helpers/people.js';
 import { connectReady, type ChatClient, type Frame } from '../helpers/ws-client.js';
 
 const env = { FREE_MESSAGES_PER_DAY: '20', PREMIUM_MESSAGES_PER_DAY: '40' };
 const stack = await startTestStack(t);
 const a = await startInstance(t, stack, env);
 const b = await startInstance(t, stack, env);
-
-interface Person {
-  username: string;
-  userId: string;
-  cookie: string;
-}
-
-async function person(instance: TestInstance, label: string): Promise<Person> {
-  const username = uniqueId(label).toLowerCase();
-  const { cookie, userId } = await signIn(instance.baseUrl, username);
-  return { username, userId, cookie };
-}
-
-async function api<T = Record<string, unknown>>(instance: TestInstance, who: Person, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${instance.baseUrl}/api${path}`, {
-    method,
-    headers: { cookie: who.cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function openDirect(from: Person, to: Person): Promise<string> {
-  const res = await api<{ chat: { chatId: string } }>(a, from, 'POST', '/chats/direct', { username: to.username });
-  if (res.status !== 200) throw new Error(`open direct: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.chat.chatId;
-}
 
 async function online(instance: TestInstance, who: Person) {
   const ready = await connectReady(instance.wsUrl, who.cookie);
@@ -75,7 +47,7 @@ t.test('usage is in hello and in GET /api/me', async (t) => {
 t.test('50 concurrent sends through two instances at the free limit: exactly the limit is accepted', async (t) => {
   const ann = await person(a, 'ann');
   const bob = await person(b, 'bob');
-  const chatId = await openDirect(ann, bob);
+  const chatId = await openDirect(a, ann, bob);
   const { client: annOnA } = await online(a, ann);
   const { client: annOnB } = await online(b, ann);
   const { client: bobOnB } = await online(b, bob);
@@ -105,7 +77,7 @@ t.test('50 concurrent sends through two instances at the free limit: exactly the
 t.test('switching a user to premium raises the limit on a live socket at once', async (t) => {
   const ann = await person(a, 'ann');
   const bob = await person(a, 'bob');
-  const chatId = await openDirect(ann, bob);
+  const chatId = await openDirect(a, ann, bob);
   const { client: annSocket } = await online(a, ann);
   for (let i = 0; i < 20; i++) t.equal((await send(annSocket, chatId, `m${i}`)).type, 'ack');
   const refused = await send(annSocket, chatId, 'one too many');

@@ -5,29 +5,13 @@
  * meanwhile).
  */
 import t from 'tap';
-import { startTestStack, startInstance, uniqueId } from '../helpers/test-stack.js';
+import { startTestStack, startInstance } from '../helpers/test-stack.js';
 import { startChildInstance } from '../helpers/child-instance.js';
 import { redisServerUnavailable, startRedisServer } from '../helpers/redis-server.js';
-import { signIn } from '../helpers/sign-in.js';
+import { openDirect, person } from '../helpers/people.js';
 import { connectReady, type ChatClient } from '../helpers/ws-client.js';
 
 const stack = await startTestStack(t);
-
-async function person(baseUrl: string, label: string) {
-  const username = uniqueId(label).toLowerCase();
-  const { cookie, userId } = await signIn(baseUrl, username);
-  return { username, userId, cookie };
-}
-
-async function openDirect(baseUrl: string, cookie: string, username: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/chats/direct`, {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/json' },
-    body: JSON.stringify({ username }),
-  });
-  const body = (await res.json()) as { chat: { chatId: string } };
-  return body.chat.chatId;
-}
 
 async function online(wsUrl: string, cookie: string): Promise<ChatClient> {
   const { client } = await connectReady(wsUrl, cookie);
@@ -39,9 +23,9 @@ t.test('a killed instance: its users go offline within the presence expiry', asy
   const env = { PRESENCE_TTL_MS: '1500', REDIS_KEY_PREFIX: `${stack.redisKeyPrefix}crash:` };
   const a = await startInstance(t, stack, env);
   const b = await startChildInstance(t, stack, env);
-  const alice = await person(a.baseUrl, 'alice');
-  const bob = await person(b.baseUrl, 'bob');
-  await openDirect(a.baseUrl, alice.cookie, bob.username);
+  const alice = await person(a, 'alice');
+  const bob = await person(b, 'bob');
+  await openDirect(a, alice, bob);
   const aliceSocket = await online(a.wsUrl, alice.cookie);
   const bobSocket = await online(b.wsUrl, bob.cookie);
   await aliceSocket.next('presence', (f) => f.userId === bob.userId && f.online);
@@ -63,9 +47,9 @@ t.test('Redis restarted: delivery resumes and clients recover what was published
   const env = { REDIS_URL: redis.url };
   const a = await startInstance(t, stack, env);
   const b = await startInstance(t, stack, env);
-  const alice = await person(a.baseUrl, 'alice');
-  const bob = await person(b.baseUrl, 'bob');
-  const chatId = await openDirect(a.baseUrl, alice.cookie, bob.username);
+  const alice = await person(a, 'alice');
+  const bob = await person(b, 'bob');
+  const chatId = await openDirect(a, alice, bob);
   const aliceSocket = await online(a.wsUrl, alice.cookie);
   const bobSocket = await online(b.wsUrl, bob.cookie);
 

@@ -4,40 +4,12 @@
  */
 import t from 'tap';
 import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
-import { signIn } from '../helpers/sign-in.js';
+import { api, openDirect, person, type Person } from '../helpers/people.js';
 import { connect, connectReady, type ChatClient } from '../helpers/ws-client.js';
 
 const stack = await startTestStack(t);
 const a = await startInstance(t, stack);
 const b = await startInstance(t, stack);
-
-interface Person {
-  username: string;
-  userId: string;
-  cookie: string;
-}
-
-async function person(instance: TestInstance, label: string): Promise<Person> {
-  const username = uniqueId(label).toLowerCase();
-  const { cookie, userId } = await signIn(instance.baseUrl, username);
-  return { username, userId, cookie };
-}
-
-async function api<T = Record<string, unknown>>(instance: TestInstance, who: Person, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${instance.baseUrl}/api${path}`, {
-    method,
-    headers: { cookie: who.cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function openDirect(instance: TestInstance, from: Person, to: Person): Promise<string> {
-  const res = await api<{ chat: { chatId: string } }>(instance, from, 'POST', '/chats/direct', { username: to.username });
-  if (res.status !== 200) throw new Error(`open direct failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.chat.chatId;
-}
 
 async function online(instance: TestInstance, who: Person): Promise<ChatClient> {
   const { client } = await connectReady(instance.wsUrl, who.cookie);
