@@ -107,7 +107,9 @@ export async function startBenchStack(): Promise<BenchStack> {
       for (let i = 0; i < count; i++) {
         const port = await freePort();
         const baseUrl = `http://127.0.0.1:${port}`;
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+        // BENCH_NODE_ARGS reaches the instances only, e.g. "--cpu-prof --cpu-prof-dir=prof".
+        const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+        const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
           cwd: repoRoot,
           env: { ...process.env, ...env, PORT: String(port), PUBLIC_URL: baseUrl, ...extraEnv },
           stdio: ['ignore', 'ignore', 'inherit'],

@@ -10,7 +10,8 @@
  * received, counted after a drain period).
  *
  * Knobs (environment): BENCH_INSTANCES (2), BENCH_USERS (40), BENCH_GROUP_SIZE (10),
- * BENCH_RATE messages/s in total (50), BENCH_SECONDS (20).
+ * BENCH_RATE messages/s in total (50), BENCH_SECONDS (20); BENCH_NODE_ARGS is passed to the
+ * instances' node (for profiling: "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { performance } from 'node:perf_hooks';
 import { signIn } from '../../test/helpers/sign-in.js';
