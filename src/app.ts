@@ -11,6 +11,7 @@ import busPlugin from './plugins/bus.js';
 import authPlugin from './plugins/auth.js';
 import servicesPlugin from './plugins/services.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import staticPlugin from './plugins/static.js';
 import healthRoutes from './http/health-routes.js';
 import authRoutes from './auth/auth-routes.js';
@@ -32,6 +33,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(busPlugin, { config });
   await app.register(errorHandlerPlugin);
   await app.register(authPlugin, { config });
+  await app.register(rateLimitPlugin, { config });
   await app.register(servicesPlugin, { config });
 
   await app.register(healthRoutes);

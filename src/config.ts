@@ -33,6 +33,7 @@ export const variables = {
     'pino log level.',
   ),
   TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
+  HTTP_RATE_LIMIT_PER_MINUTE: variable(Positive(600), 'HTTP requests one client (its session, else its address) may make per minute on one instance.'),
 
   AWS_REGION: variable(Optional(), 'AWS region. Required when `COGNITO_USER_POOL_ID` is set.'),
   TABLE_PREFIX: variable(Type.String({ default: 'huddle-' }), 'Prefix of the four DynamoDB table names.'),
@@ -161,6 +162,7 @@ function shape(env: Env, problems: string[]) {
       publicOrigin,
       secureCookies: publicOrigin.startsWith('https:'),
       trustProxy: env.TRUST_PROXY,
+      rateLimitPerMinute: env.HTTP_RATE_LIMIT_PER_MINUTE,
     },
     logLevel: env.LOG_LEVEL,
     aws: {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { LevelWithSilent } from 'pino';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { tablesReachable } from '../store/tables-admin.js';
 
@@ -7,9 +8,11 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) =>
 
 /** `/healthz`: the process is alive. `/readyz`: DynamoDB, S3 and the bus answer; 503 names what failed. */
 const healthRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  // Probes come every few seconds: keep their request lines out of an info log, never louder than the app.
+  const logLevel = (['trace', 'debug', 'info'].includes(app.log.level) ? 'warn' : app.log.level) as LevelWithSilent;
+  app.get('/healthz', { logLevel, config: { rateLimit: false } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { logLevel: 'warn' }, async (request, reply) => {
+  app.get('/readyz', { logLevel, config: { rateLimit: false } }, async (request, reply) => {
     const checks = {
       dynamodb: () => tablesReachable(app.store.raw, app.store.tables),
       s3: async () => {
