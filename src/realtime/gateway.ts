@@ -39,6 +39,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     const first = await hub.add(connection, chatIds);
     // Registered as online before `hello`: a client that has its hello counts as a tab.
     if (first) await presence.userConnected(userId, chatIds);
+    if (connection.closed) return;
     const quota = await quotas.summary(userId);
     const user = publicUser(connection, quota.tier);
     connection.send({ type: 'hello', nodeId: app.bus.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
@@ -116,10 +117,11 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
 
       // Listeners are attached before any await: frames that arrive during set-up
       // wait in the chain instead of being lost.
-      let chain: Promise<void> = setUp(connection).catch((err) => {
+      const ready: Promise<void> = setUp(connection).catch((err) => {
         connection.log.error({ err }, 'socket set-up failed');
         connection.close('setupFailed');
       });
+      let chain = ready;
 
       socket.on('message', (data, isBinary) => {
         if (connection.closed) return;
@@ -140,7 +142,9 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
       socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
       socket.on('close', () => {
         connection.closed = true;
-        hub.remove(connection);
+        // A socket that closes during set-up is removed once set-up is done, so it is
+        // never left registered (or announced online) after it is gone.
+        void ready.then(() => hub.remove(connection));
       });
     },
   );

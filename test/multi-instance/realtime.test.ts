@@ -269,3 +269,23 @@ t.test('an oversize frame closes the socket with 1009', async (t) => {
   const closed = await socket.closed;
   t.equal(closed.code, 1009);
 });
+
+t.test('a socket that closes before its set-up finishes leaves nothing behind', async (t) => {
+  const alice = await person(a, 'alice');
+  const bob = await person(b, 'bob');
+  await openDirect(a, alice, bob);
+  const bobSocket = await online(b, bob);
+  await bobSocket.none('presence', () => true, 0);
+  for (let i = 0; i < 5; i++) {
+    const client = await connect(a.wsUrl, { cookie: alice.cookie });
+    client.socket.terminate();
+  }
+  let users = -1;
+  for (let attempt = 0; attempt < 50 && users !== 0; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    users = a.app.hub.connections().filter((c) => c.user.userId === alice.userId).length;
+  }
+  t.equal(users, 0, 'no socket of hers stays registered on the instance');
+  const last = bobSocket.frames.filter((f) => f.type === 'presence' && f.userId === alice.userId).at(-1);
+  t.equal(last ? (last as { online: boolean }).online : false, false, 'and bob does not see her online');
+});
