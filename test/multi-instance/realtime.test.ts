@@ -289,3 +289,21 @@ t.test('a socket that closes before its set-up finishes leaves nothing behind', 
   const last = bobSocket.frames.filter((f) => f.type === 'presence' && f.userId === alice.userId).at(-1);
   t.equal(last ? (last as { online: boolean }).online : false, false, 'and bob does not see her online');
 });
+
+t.test('one instance without Redis (what npm start runs by default) delivers too', async (t) => {
+  const solo = await startInstance(t, stack, { REDIS_URL: '' });
+  const alice = await person(solo, 'alice');
+  const bob = await person(solo, 'bob');
+  const chatId = await openDirect(solo, alice, bob);
+  const aliceSocket = await online(solo, alice);
+  const bobSocket = await online(solo, bob);
+  await aliceSocket.next('presence', (f) => f.userId === bob.userId && f.online);
+  const ack = await sendText(aliceSocket, chatId, 'no redis needed');
+  const got = await bobSocket.next('message', (f) => f.message.chatId === chatId);
+  t.same([got.message.seq, got.message.text], [ack.seq, 'no redis needed']);
+  bobSocket.send({ type: 'typing', chatId });
+  await aliceSocket.next('typing', (f) => f.userId === bob.userId);
+  await bobSocket.close();
+  await aliceSocket.next('presence', (f) => f.userId === bob.userId && !f.online);
+  t.pass('typing and presence work in-process');
+});
