@@ -39,6 +39,7 @@ export default fp(
       region: opts.config.aws.region,
       // Presigned PUTs must not carry the SDK's default checksum of an empty body: real S3 rejects it.
       requestChecksumCalculation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       ...(opts.config.aws.s3Endpoint
         ? {
             endpoint: opts.config.aws.s3Endpoint,

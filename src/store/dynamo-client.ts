@@ -18,6 +18,9 @@ export function createDynamoClients(settings: DynamoSettings): { raw: DynamoDBCl
       ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
     maxAttempts: 4,
+    // Without timeouts a request to an endpoint that stopped answering waits forever,
+    // and so would the socket or page waiting on it.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
   });
   const doc = DynamoDBDocumentClient.from(raw, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
