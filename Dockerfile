@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # huddle: compiled once in a build stage; the runtime image holds production
 # dependencies, the compiled server and the static page, and runs as `node`.
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
