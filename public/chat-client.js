@@ -827,23 +827,19 @@ export class ChatClient {
     return chat ? [...chat.typing.values()].map((entry) => entry.username) : [];
   }
 
-  /** Who has read the user's latest shown message (other members only). */
+  /**
+   * Who has read the user's own message, when it is the latest one shown (other
+   * members only). Once someone answers, the answer shows it was read.
+   */
   seenBy(chatId) {
     const chat = this.chats.get(chatId);
     const myId = this.me?.userId;
     if (!chat || !myId) return [];
-    const shown = chat.timeline.shown();
-    let latestOwn = null;
-    for (let i = shown.length - 1; i >= 0; i -= 1) {
-      if (shown[i].senderId === myId) {
-        latestOwn = shown[i].seq;
-        break;
-      }
-    }
-    if (latestOwn === null) return [];
+    const latest = chat.timeline.shown().at(-1);
+    if (!latest || latest.senderId !== myId) return [];
     const positions = chat.summary.readPositions ?? {};
     return (chat.summary.members ?? [])
-      .filter((member) => member.userId !== myId && (positions[member.userId] ?? 0) >= latestOwn)
+      .filter((member) => member.userId !== myId && (positions[member.userId] ?? 0) >= latest.seq)
       .map((member) => member.username);
   }
 

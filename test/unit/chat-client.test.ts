@@ -465,7 +465,7 @@ t.test('unread counts grow for chats not being read and reset when the chat is r
   t.equal(client.getChat('c1')!.summary.unread, 0);
 });
 
-t.test('a receipt from another member shows under the latest own message', async (t) => {
+t.test('a receipt from another member shows under the own message when it is the latest', async (t) => {
   const { client, socket, connect, openWithHistory } = setup();
   client.start();
   connect();
@@ -475,6 +475,8 @@ t.test('a receipt from another member shows under the latest own message', async
   t.same(client.seenBy('c1'), []);
   socket().receive({ type: 'receipt', chatId: 'c1', userId: bob.userId, seq: 2 });
   t.same(client.seenBy('c1'), ['bob']);
+  socket().receive({ type: 'message', message: message(3) });
+  t.same(client.seenBy('c1'), [], 'once bob answers, the answer is the news, not "Seen"');
 });
 
 t.test('presence frames mark members online and offline; a new hello forgets old presence', async (t) => {
