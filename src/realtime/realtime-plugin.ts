@@ -13,16 +13,22 @@ import { registerGateway } from './gateway.js';
 
 /** How often open sockets' sessions are checked against the session table. */
 const SESSION_CHECK_INTERVAL_MS = 60_000;
+/** How long shutdown waits for clients to answer the close frame. */
+const CLOSE_HANDSHAKE_WAIT_MS = 2_000;
 
 async function realtimePlugin(app: FastifyInstance, { config }: { config: Config }) {
-  await app.register(websocket, {
-    options: { maxPayload: config.realtime.maxPayloadBytes, perMessageDeflate: false },
-  });
-
   const { services } = app;
   const hub = new ConnectionHub(app.bus, app.log, {
     lastDisconnection: (userId, chatIds) => {
       services.presence.userDisconnected(userId, chatIds).catch((err) => app.log.warn({ err }, 'presence update failed'));
+    },
+  });
+  // Replaces the plugin's own shutdown, which would close sockets without a code.
+  await app.register(websocket, {
+    options: { maxPayload: config.realtime.maxPayloadBytes, perMessageDeflate: false },
+    preClose: async function closeSockets(this: FastifyInstance) {
+      await shutDown();
+      this.websocketServer.close();
     },
   });
   const handleFrame = createFrameHandlers({
@@ -66,7 +72,12 @@ async function realtimePlugin(app: FastifyInstance, { config }: { config: Config
 
   app.decorate('hub', hub);
 
-  app.addHook('preClose', async () => {
+  /**
+   * Sockets first: each is closed with 1001 so its client reconnects to another
+   * instance at once; presence is announced while the bus is still open (it closes
+   * in onClose); the close handshakes get a moment before connections are cut.
+   */
+  async function shutDown() {
     clearInterval(pings);
     clearInterval(sessionChecks);
     stopPresence();
@@ -75,10 +86,11 @@ async function realtimePlugin(app: FastifyInstance, { config }: { config: Config
       leaving.set(connection.user.userId, [...connection.chatIds]);
       connection.close('goingAway');
     }
-    hub.close();
-    // Announce while the bus is still open (it closes in onClose).
     await Promise.allSettled([...leaving].map(([userId, chatIds]) => services.presence.userDisconnected(userId, chatIds)));
-  });
+    const deadline = Date.now() + CLOSE_HANDSHAKE_WAIT_MS;
+    while (hub.connections().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    hub.close();
+  }
 }
 
 declare module 'fastify' {
