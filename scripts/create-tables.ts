@@ -4,15 +4,10 @@
  * set, else AWS (AWS mode: COGNITO_USER_POOL_ID and the variables it requires, with
  * credentials from the usual AWS chain).
  */
-import { ConfigError, parseConfig } from '../src/config.js';
+import { configOrExit, fail } from './script-support.js';
 import { createDynamoClients } from '../src/store/dynamo-client.js';
 import { tableNames } from '../src/store/table.js';
 import { ensureTables } from '../src/store/tables-admin.js';
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(1);
-}
 
 function explain(err: unknown, target: string): string {
   if (!(err instanceof Error)) return String(err);
@@ -27,13 +22,7 @@ function explain(err: unknown, target: string): string {
 }
 
 async function main() {
-  let draft;
-  try {
-    draft = parseConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
+  const draft = configOrExit();
 
   if (draft.mode === 'local' && !draft.aws.dynamodbEndpoint) {
     process.stdout.write(

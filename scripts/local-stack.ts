@@ -5,22 +5,11 @@
  * Stops everything it started on Ctrl-C / SIGTERM.
  */
 import path from 'node:path';
-import { ConfigError, parseConfig } from '../src/config.js';
+import { configOrExit, fail } from './script-support.js';
 import { startOrJoinLocalStack } from '../src/local/stack.js';
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(1);
-}
-
 async function main() {
-  let draft;
-  try {
-    draft = parseConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
+  const draft = configOrExit();
   if (draft.mode === 'aws') fail('npm run stack is for local mode: COGNITO_USER_POOL_ID is set, so huddle would use AWS.');
 
   const stack = await startOrJoinLocalStack(draft);

@@ -3,7 +3,7 @@
  * commands wait offline, quiet error logging, closing without hanging. Shared
  * by the bus transports and the presence store.
  */
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { AdapterLogger } from './listeners.js';
 
 /**
@@ -31,7 +31,7 @@ export function baseConnectionOptions(name: string): RedisOptions {
 }
 
 /** Closes a connection politely when it is up, at once when it is not (QUIT would wait in the offline queue). */
-export async function closeConnection(client: Redis): Promise<void> {
+export async function closeConnection(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();

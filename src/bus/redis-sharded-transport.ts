@@ -12,7 +12,7 @@
  */
 import { Cluster, type ClusterOptions } from 'ioredis';
 import type { AdapterLogger } from './listeners.js';
-import { OFFLINE_RETRIES, reconnectDelay } from './redis-connection.js';
+import { OFFLINE_RETRIES, closeConnection, reconnectDelay } from './redis-connection.js';
 import type { PubSubTransport } from './redis-transport.js';
 
 export function createShardedTransport(opts: { url: string; nodeId: string; logger: AdapterLogger }): PubSubTransport {
@@ -76,19 +76,7 @@ export function createShardedTransport(opts: { url: string; nodeId: string; logg
       }
     },
     async close() {
-      await Promise.all(
-        [publisher, subscriber].map(async (client) => {
-          if (client.status !== 'ready') {
-            client.disconnect();
-            return;
-          }
-          try {
-            await client.quit();
-          } catch {
-            client.disconnect();
-          }
-        }),
-      );
+      await Promise.all([publisher, subscriber].map(closeConnection));
     },
   };
 }
