@@ -12,8 +12,51 @@ const checkers = Object.fromEntries(
 
 const isFrameType = (type: unknown): type is ClientFrameType => typeof type === 'string' && Object.hasOwn(checkers, type);
 
+/**
+ * The deepest nesting any valid frame has is 3 (sync -> chats -> entry); a little
+ * room above that still gets a precise schema error. Anything deeper is refused
+ * before JSON.parse, so no later step (schema check, error message) ever walks a
+ * value deep enough to overflow the stack.
+ */
+export const MAX_FRAME_DEPTH = 8;
+
+/** Deepest `{`/`[` nesting in raw JSON text, counting only brackets outside strings; stops early past `limit`. */
+export function jsonDepth(raw: string, limit = MAX_FRAME_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/** Names what a client put in `type` without serializing it (it may be huge or deeply nested). */
+function describeType(type: unknown): string {
+  if (typeof type === 'string') return JSON.stringify(type.slice(0, 40));
+  if (type === null || type === undefined) return 'none';
+  return `of kind ${Array.isArray(type) ? 'array' : typeof type}`;
+}
+
 /** Parses and validates one client frame; a failure says what is wrong and echoes the frame's id. */
 export function decodeClientFrame(raw: string): DecodeResult {
+  if (jsonDepth(raw) > MAX_FRAME_DEPTH) {
+    return { ok: false, code: 'bad_frame', message: `A frame may nest at most ${MAX_FRAME_DEPTH} levels deep` };
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -30,7 +73,7 @@ export function decodeClientFrame(raw: string): DecodeResult {
     return {
       ok: false,
       code: 'unknown_type',
-      message: `Unknown frame type ${JSON.stringify(type ?? null).slice(0, 40)}; expected one of ${Object.keys(checkers).join(', ')}`,
+      message: `Unknown frame type ${describeType(type)}; expected one of ${Object.keys(checkers).join(', ')}`,
       ...(id !== undefined ? { id } : {}),
     };
   }

@@ -68,7 +68,25 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     );
   };
 
+  /**
+   * Handles one raw frame and never rejects: the per-socket chain has nothing after
+   * it to catch a rejection, and an unhandled one would end the process and every
+   * socket on this instance with it.
+   */
   async function handleRaw(connection: Connection, raw: string): Promise<void> {
+    try {
+      await decodeAndHandle(connection, raw);
+    } catch (err) {
+      connection.log.error({ err }, 'frame handling failed');
+      try {
+        connection.send({ type: 'error', code: 'internal', message: 'Something went wrong; try again' });
+      } catch {
+        // The socket is unusable; its close handler cleans up.
+      }
+    }
+  }
+
+  async function decodeAndHandle(connection: Connection, raw: string): Promise<void> {
     const decoded = decodeClientFrame(raw);
     if (!decoded.ok) {
       connection.send({

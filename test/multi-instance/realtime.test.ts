@@ -262,6 +262,31 @@ t.test('malformed and unknown frames get an error frame and the socket stays ope
   t.ok(pong.serverTime > 0, 'still open and answering');
 });
 
+t.test('frames nested thousands deep get an error frame, and the instance keeps serving everyone', async (t) => {
+  const alice = await person(a, 'alice');
+  const bob = await person(a, 'bob');
+  const attacker = await online(a, alice);
+  const bystander = await online(a, bob);
+  const deep = '['.repeat(5_000) + ']'.repeat(5_000);
+  const deepObject = '{"a":'.repeat(5_000) + '0' + '}'.repeat(5_000);
+  const frames = [
+    `{"type":${deep}}`,
+    `{"type":${deepObject}}`,
+    `{"type":"send","id":"s","chatId":${deep},"clientMsgId":"a","text":"x"}`,
+    `{"type":"sync","chats":${deep}}`,
+    `{"type":"history","chatId":"c","before":${deepObject}}`,
+  ];
+  for (const raw of frames) attacker.sendRaw(raw);
+  for (let i = 0; i < frames.length; i++) {
+    const refused = await attacker.next('error');
+    t.equal(refused.code, 'bad_frame', `deep frame ${i + 1} is answered with bad_frame`);
+  }
+  attacker.send({ type: 'ping', id: 'after' });
+  t.ok((await attacker.next('pong', (f) => f.id === 'after')).serverTime > 0, "the attacker's own socket is still open");
+  bystander.send({ type: 'ping', id: 'other' });
+  t.ok((await bystander.next('pong', (f) => f.id === 'other')).serverTime > 0, 'another socket on the instance is still served');
+});
+
 t.test('an oversize frame closes the socket with 1009', async (t) => {
   const alice = await person(a, 'alice');
   const socket = await online(a, alice);

@@ -28,3 +28,52 @@ t.test('each kind of bad frame gets a code and a message naming the problem', as
   const unknown = decodeClientFrame('{"type":"shout","id":"i1"}');
   t.equal(!unknown.ok && unknown.id, 'i1', 'the id is echoed even for an unknown type');
 });
+
+const nested = (levels: number, open: string, close: string, inner = '0') => open.repeat(levels) + inner + close.repeat(levels);
+
+t.test('a frame nested thousands deep in any field is refused without throwing', async (t) => {
+  const deepArray = nested(5_000, '[', ']');
+  const deepObject = nested(5_000, '{"a":', '}', '0');
+  const shapes: Record<string, (deep: string) => string> = {
+    type: (deep) => `{"type":${deep}}`,
+    id: (deep) => `{"type":"ping","id":${deep}}`,
+    chatId: (deep) => `{"type":"send","chatId":${deep},"clientMsgId":"a","text":"x"}`,
+    clientMsgId: (deep) => `{"type":"send","chatId":"c","clientMsgId":${deep},"text":"x"}`,
+    text: (deep) => `{"type":"send","chatId":"c","clientMsgId":"a","text":${deep}}`,
+    fileKey: (deep) => `{"type":"send","chatId":"c","clientMsgId":"a","fileKey":${deep}}`,
+    'read.seq': (deep) => `{"type":"read","chatId":"c","seq":${deep}}`,
+    'history.before': (deep) => `{"type":"history","chatId":"c","before":${deep}}`,
+    'sync.chats': (deep) => `{"type":"sync","chats":${deep}}`,
+    'sync.chats[0].lastSeq': (deep) => `{"type":"sync","chats":[{"chatId":"c","lastSeq":${deep}}]}`,
+    'an extra field': (deep) => `{"type":"ping","extra":${deep}}`,
+    'the whole frame': (deep) => deep,
+  };
+  for (const [field, build] of Object.entries(shapes)) {
+    for (const [kind, deep] of [['array', deepArray], ['object', deepObject]] as const) {
+      let result: ReturnType<typeof decodeClientFrame> | undefined;
+      t.doesNotThrow(() => (result = decodeClientFrame(build(deep))), `${field} as a deep ${kind} does not throw`);
+      t.equal(result?.ok, false, `${field} as a deep ${kind} is refused`);
+      t.equal(result && !result.ok && result.code, 'bad_frame', `${field} as a deep ${kind}: bad_frame`);
+    }
+  }
+});
+
+t.test('nesting is measured outside strings only, and up to the bound a frame still decodes', async (t) => {
+  const bracketsInText = decodeClientFrame(JSON.stringify({ type: 'send', chatId: 'c', clientMsgId: 'a', text: '[[[[{{{{'.repeat(500) }));
+  t.ok(bracketsInText.ok, 'brackets inside a message text are text, not nesting');
+  const escapedQuote = decodeClientFrame(JSON.stringify({ type: 'send', chatId: 'c', clientMsgId: 'a', text: 'say \\"[[[[[[[[[[[[' }));
+  t.ok(escapedQuote.ok, 'an escaped quote does not end the string early');
+  const sync = decodeClientFrame(JSON.stringify({ type: 'sync', chats: [{ chatId: 'c', lastSeq: 3 }] }));
+  t.ok(sync.ok, 'the deepest valid frame (sync) decodes');
+  const slightlyDeep = decodeClientFrame('{"type":"ping","extra":[[[1]]]}');
+  t.equal(!slightlyDeep.ok && slightlyDeep.code, 'invalid', 'modest nesting gets the precise schema error');
+});
+
+t.test('an unknown type is named without echoing what the client sent', async (t) => {
+  const huge = decodeClientFrame(JSON.stringify({ type: 'x'.repeat(10_000) }));
+  t.ok(!huge.ok && huge.message.length < 200, 'a long type is cut short in the message');
+  const objectType = decodeClientFrame('{"type":{"a":[1,2,3]}}');
+  t.match(!objectType.ok && objectType.message, /of kind object/);
+  const arrayType = decodeClientFrame('{"type":[1]}');
+  t.match(!arrayType.ok && arrayType.message, /of kind array/);
+});
