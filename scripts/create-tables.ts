@@ -5,9 +5,9 @@
  * credentials from the usual AWS chain).
  */
 import { configOrExit, fail } from './script-support.js';
-import { createDynamoClients } from '../src/store/dynamo-client.js';
-import { tableNames } from '../src/store/table.js';
-import { ensureTables } from '../src/store/tables-admin.js';
+import { createDynamoClients } from '../src/adapters/dynamodb/client.js';
+import { tableNames } from '../src/adapters/dynamodb/table.js';
+import { ensureTables } from '../src/adapters/dynamodb/tables-admin.js';
 
 function explain(err: unknown, target: string): string {
   if (!(err instanceof Error)) return String(err);

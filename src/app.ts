@@ -6,17 +6,17 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { loggerOptions } from './logger.js';
-import awsPlugin from './plugins/aws.js';
-import busPlugin from './plugins/bus.js';
-import authPlugin from './plugins/auth.js';
-import servicesPlugin from './plugins/services.js';
-import errorHandlerPlugin from './plugins/error-handler.js';
-import rateLimitPlugin from './plugins/rate-limit.js';
-import staticPlugin from './plugins/static.js';
-import healthRoutes from './http/health-routes.js';
-import authRoutes from './auth/auth-routes.js';
-import apiRoutes from './http/api-routes.js';
-import realtimePlugin from './realtime/realtime-plugin.js';
+import awsPlugin from './plugins-old/aws.js';
+import busPlugin from './plugins-old/bus.js';
+import authPlugin from './transport/http/session-auth.js';
+import servicesPlugin from './plugins-old/services.js';
+import errorHandlerPlugin from './transport/http/error-handler.js';
+import rateLimitPlugin from './transport/http/rate-limit.js';
+import staticPlugin from './transport/http/static.js';
+import healthRoutes from './transport/http/health-routes.js';
+import authRoutes from './transport/http/auth-routes.js';
+import apiRoutes from './transport/http/api-routes.js';
+import realtimePlugin from './transport/realtime/realtime-plugin.js';
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({

@@ -14,9 +14,9 @@ import { freePort } from '../../test/helpers/free-port.js';
 import { startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { startS3Emulator } from '../../src/local/s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
-import { createDynamoClients } from '../../src/store/dynamo-client.js';
-import { ensureTables } from '../../src/store/tables-admin.js';
-import { tableNames } from '../../src/store/table.js';
+import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
+import { tableNames } from '../../src/adapters/dynamodb/table.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

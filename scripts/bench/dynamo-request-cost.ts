@@ -9,9 +9,9 @@
 import http from 'node:http';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
-import { createDynamoClients } from '../../src/store/dynamo-client.js';
-import { ensureTables } from '../../src/store/tables-admin.js';
-import { tableNames } from '../../src/store/table.js';
+import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
+import { tableNames } from '../../src/adapters/dynamodb/table.js';
 import { freePort } from '../../test/helpers/free-port.js';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 1000);

@@ -16,12 +16,12 @@
  */
 import t from 'tap';
 import { Cluster, Redis } from 'ioredis';
-import type { Bus, BusChannel, BusDelivery } from '../../src/bus/bus.js';
-import { chatChannel, userChannel } from '../../src/bus/bus.js';
-import { createMemoryBus } from '../../src/bus/memory-bus.js';
-import { createRedisBus } from '../../src/bus/redis-bus.js';
-import type { AdapterLogger } from '../../src/bus/listeners.js';
-import type { ServerFrame } from '../../src/realtime/protocol.js';
+import type { Bus, BusChannel, BusDelivery } from '../../src/domain/fanout/ports.js';
+import { chatChannel, userChannel } from '../../src/domain/fanout/ports.js';
+import { createMemoryBus } from '../../src/adapters/memory/memory-bus.js';
+import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
+import type { AdapterLogger } from '../../src/adapters/bus-listeners.js';
+import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { freePort, redisServerUnavailable, startRedisCluster, uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];

@@ -9,9 +9,9 @@
  * is there to let records expire, nothing asserts how long anything took.
  */
 import t from 'tap';
-import type { PresenceStore } from '../../src/presence/presence-store.js';
-import { createMemoryPresence, createMemoryPresenceSpace } from '../../src/presence/memory-presence.js';
-import { createRedisPresence } from '../../src/presence/redis-presence.js';
+import type { PresenceStore } from '../../src/domain/presence/ports.js';
+import { createMemoryPresence, createMemoryPresenceSpace } from '../../src/adapters/memory/memory-presence.js';
+import { createRedisPresence } from '../../src/adapters/redis/redis-presence.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];

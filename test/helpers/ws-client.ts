@@ -4,7 +4,7 @@
  * the test instead of hanging it).
  */
 import WebSocket from 'ws';
-import type { ServerFrame } from '../../src/realtime/protocol.js';
+import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 
 export type Frame = ServerFrame & Record<string, unknown>;
 

@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
-import { createTokenVerifier, TokenVerificationError, type TokenRejection } from '../../src/auth/token-verifier.js';
-import { createOidcClient, type SignInError } from '../../src/auth/oidc-client.js';
-import { createSessionsRepository } from '../../src/store/sessions-repository.js';
-import { hashSessionId } from '../../src/auth/session-service.js';
+import { createTokenVerifier, TokenVerificationError, type TokenRejection } from '../../src/adapters/identity/token-verifier.js';
+import { createOidcClient, type SignInError } from '../../src/adapters/identity/oidc-client.js';
+import { createSessionsRepository } from '../../src/adapters/dynamodb/sessions-repository.js';
+import { hashSessionId } from '../../src/domain/sessions/session-service.js';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
 import { signIn } from '../helpers/sign-in.js';
 

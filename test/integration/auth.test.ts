@@ -6,10 +6,10 @@ import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CLIENT_ID, localUserId } from '../../src/local/identity-provider.js';
-import { createSessionsRepository } from '../../src/store/sessions-repository.js';
-import { hashSessionId, newSessionId, type SessionRecord } from '../../src/auth/session-service.js';
-import { sessionKey } from '../../src/store/table.js';
-import { SignInError } from '../../src/auth/oidc-client.js';
+import { createSessionsRepository } from '../../src/adapters/dynamodb/sessions-repository.js';
+import { hashSessionId, newSessionId, type SessionRecord } from '../../src/domain/sessions/session-service.js';
+import { sessionKey } from '../../src/adapters/dynamodb/table.js';
+import { SignInError } from '../../src/adapters/identity/oidc-client.js';
 import { freePort, startInstance, startTestStack, uniqueId, type TestInstance } from '../helpers/test-stack.js';
 import { CookieJar, browserFetch, reachCallback, signIn } from '../helpers/sign-in.js';
 

@@ -4,11 +4,11 @@
  * recreated: whatever works afterwards, they recovered on their own.
  */
 import t from 'tap';
-import type { Bus, BusChannel, BusDelivery } from '../../src/bus/bus.js';
-import { chatChannel, userChannel } from '../../src/bus/bus.js';
-import { createRedisBus } from '../../src/bus/redis-bus.js';
-import { silentLogger } from '../../src/bus/listeners.js';
-import type { ServerFrame } from '../../src/realtime/protocol.js';
+import type { Bus, BusChannel, BusDelivery } from '../../src/domain/fanout/ports.js';
+import { chatChannel, userChannel } from '../../src/domain/fanout/ports.js';
+import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
+import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { redisServerUnavailable, startRedisCluster, startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];

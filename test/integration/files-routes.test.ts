@@ -8,7 +8,7 @@ import t from 'tap';
 import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
 import { api, person, type Person } from '../helpers/people.js';
 import { connectReady, type ChatClient } from '../helpers/ws-client.js';
-import { chatNotFound } from '../../src/errors.js';
+import { chatNotFound } from '../../src/model/errors.js';
 
 const FILE_MAX_BYTES = 8 * 1024;
 const FREE_STORAGE_BYTES = 10 * 1024;

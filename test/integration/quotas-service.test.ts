@@ -4,18 +4,18 @@
  * share one table. Limits are small through configuration so a test stays short.
  */
 import t from 'tap';
-import { createDynamoClients } from '../../src/store/dynamo-client.js';
-import { ensureTables } from '../../src/store/tables-admin.js';
-import { tableNames, type TableNames } from '../../src/store/table.js';
-import { createUsersRepository } from '../../src/store/users-repository.js';
-import { createQuotasRepository } from '../../src/store/quotas-repository.js';
-import { createQuotasService, type QuotasService } from '../../src/quotas/quotas-service.js';
-import type { QuotaLimits } from '../../src/quotas/quota-policy.js';
-import { createRedisBus } from '../../src/bus/redis-bus.js';
-import { silentLogger } from '../../src/bus/listeners.js';
-import { userChannel, type BusDelivery } from '../../src/bus/bus.js';
-import type { QuotaSummary } from '../../src/realtime/protocol.js';
-import { AppError } from '../../src/errors.js';
+import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
+import { tableNames, type TableNames } from '../../src/adapters/dynamodb/table.js';
+import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
+import { createQuotasRepository } from '../../src/adapters/dynamodb/quotas-repository.js';
+import { createQuotasService, type QuotasService } from '../../src/domain/quotas/quotas-service.js';
+import type { QuotaLimits } from '../../src/domain/quotas/quota-policy.js';
+import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
+import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import { userChannel, type BusDelivery } from '../../src/domain/fanout/ports.js';
+import type { QuotaSummary } from '../../src/transport/realtime/protocol.js';
+import { AppError } from '../../src/model/errors.js';
 import { requireEnv, uniqueId, type Teardown } from '../helpers/test-stack.js';
 
 const limits: QuotaLimits = {

@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createDynamoClients } from '../../src/store/dynamo-client.js';
-import { ensureTables } from '../../src/store/tables-admin.js';
-import { tableNames } from '../../src/store/table.js';
-import { createUsersRepository } from '../../src/store/users-repository.js';
-import { createRedisBus } from '../../src/bus/redis-bus.js';
-import { silentLogger } from '../../src/bus/listeners.js';
-import { userChannel, type BusDelivery } from '../../src/bus/bus.js';
+import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
+import { tableNames } from '../../src/adapters/dynamodb/table.js';
+import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
+import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
+import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import { userChannel, type BusDelivery } from '../../src/domain/fanout/ports.js';
 import { freePort, requireEnv, uniqueId } from '../helpers/test-stack.js';
 
 interface Run {

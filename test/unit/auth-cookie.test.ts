@@ -7,8 +7,8 @@ import {
   safeReturnPath,
   sessionCookieName,
   type LoginAttempt,
-} from '../../src/auth/session-cookie.js';
-import { prefersHtml } from '../../src/auth/auth-replies.js';
+} from '../../src/transport/http/session-cookie.js';
+import { prefersHtml } from '../../src/transport/http/auth-replies.js';
 import { localGroupsOf, localUserId, USERNAME_PATTERN } from '../../src/local/identity-provider.js';
 
 const ORIGIN = 'http://localhost:3000';

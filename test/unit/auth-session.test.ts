@@ -19,8 +19,8 @@ import {
   type SessionsRepository,
   type SessionTokens,
   type TokenRefresher,
-} from '../../src/auth/session-service.js';
-import type { User } from '../../src/users/user.js';
+} from '../../src/domain/sessions/session-service.js';
+import type { User } from '../../src/domain/users/ports.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 const HOUR = 3_600_000;

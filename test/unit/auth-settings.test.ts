@@ -1,8 +1,8 @@
 /** How sign-in reads the configuration in each mode; nothing here touches the network. */
 import t from 'tap';
 import { loadConfig } from '../../src/config.js';
-import { createOidcClient, oidcSettingsFrom } from '../../src/auth/oidc-client.js';
-import { createTokenVerifier, TokenVerificationError, verifierSettingsFrom } from '../../src/auth/token-verifier.js';
+import { createOidcClient, oidcSettingsFrom } from '../../src/adapters/identity/oidc-client.js';
+import { createTokenVerifier, TokenVerificationError, verifierSettingsFrom } from '../../src/adapters/identity/token-verifier.js';
 
 const awsEnv = {
   COGNITO_USER_POOL_ID: 'eu-west-1_AbC123',

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { directChatId, previewOf, summaryFor, byLatestActivity, type Chat } from '../../src/chats/chat.js';
+import { directChatId, previewOf, summaryFor, byLatestActivity, type Chat } from '../../src/domain/chats/chat-rules.js';
 
 t.test('a direct chat id depends only on the pair', async (t) => {
   t.equal(directChatId('alice-id', 'bob-id'), directChatId('bob-id', 'alice-id'));

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import Fastify from 'fastify';
-import staticPlugin from '../../src/plugins/static.js';
+import staticPlugin from '../../src/transport/http/static.js';
 
 async function build(t: { teardown(fn: () => unknown): void }) {
   const app = Fastify({ logger: false });

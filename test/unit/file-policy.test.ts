@@ -11,8 +11,8 @@ import {
   mediaTypeOf,
   newFileToken,
   parseFileKey,
-} from '../../src/files/file-policy.js';
-import { AppError } from '../../src/errors.js';
+} from '../../src/domain/files/file-policy.js';
+import { AppError } from '../../src/model/errors.js';
 
 const allowed = ['image/png', 'image/jpeg', 'application/pdf', 'text/plain'];
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeClientFrame } from '../../src/realtime/frame-decoder.js';
+import { decodeClientFrame } from '../../src/transport/realtime/frame-decoder.js';
 
 t.test('valid frames decode', async (t) => {
   const result = decodeClientFrame(JSON.stringify({ type: 'send', id: 'x', chatId: 'd-1', clientMsgId: 'abc', text: 'hi' }));

@@ -9,8 +9,8 @@ import {
   summarize,
   utcDay,
   type QuotaLimits,
-} from '../../src/quotas/quota-policy.js';
-import { AppError } from '../../src/errors.js';
+} from '../../src/domain/quotas/quota-policy.js';
+import { AppError } from '../../src/model/errors.js';
 
 const limits: QuotaLimits = {
   free: { messagesPerDay: 200, storageBytes: 25 * 1024 * 1024 },

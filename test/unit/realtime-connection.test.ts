@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import pino from 'pino';
-import { Connection, type SocketLike } from '../../src/realtime/connection.js';
+import { Connection, type SocketLike } from '../../src/transport/realtime/client-connection.js';
 
 class FakeSocket implements SocketLike {
   readyState = 1;

@@ -1,0 +1,105 @@
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { SignInProfile, Tier, User, UsersRepository } from '../../domain/users/ports.js';
+import { USERNAME_INDEX, userKey } from './table.js';
+
+type UserItem = {
+  user_id: string;
+  username: string;
+  email?: string | null;
+  is_premium?: boolean;
+  created_at: number;
+};
+
+function toUser(item: Record<string, unknown>): User {
+  const u = item as UserItem;
+  return {
+    userId: u.user_id,
+    username: u.username,
+    email: u.email ?? undefined,
+    tier: u.is_premium ? 'premium' : 'free',
+    createdAt: u.created_at,
+  };
+}
+
+export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: string): UsersRepository {
+  return {
+    async upsertOnSignIn(profile: SignInProfile, now: number) {
+      // The tier follows the provider's groups only when sign-in says so; otherwise a
+      // tier set by an operator (npm run user:tier) is left as it is.
+      const tier =
+        profile.premium === undefined
+          ? { clause: 'is_premium = if_not_exists(is_premium, :premium)', premium: false }
+          : { clause: 'is_premium = :premium', premium: profile.premium };
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: userKey(profile.userId),
+          UpdateExpression: `SET username = :username, email = :email, updated_at = :now, created_at = if_not_exists(created_at, :now), ${tier.clause}`,
+          ExpressionAttributeValues: {
+            ':username': profile.username,
+            ':email': profile.email ?? null,
+            ':now': now,
+            ':premium': tier.premium,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toUser(res.Attributes!);
+    },
+
+    async getById(userId) {
+      const res = await doc.send(new GetCommand({ TableName: tableName, Key: userKey(userId), ConsistentRead: true }));
+      return res.Item ? toUser(res.Item) : undefined;
+    },
+
+    async getManyByIds(userIds) {
+      const unique = [...new Set(userIds)];
+      const users: User[] = [];
+      for (let i = 0; i < unique.length; i += 100) {
+        let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map(userKey);
+        // BatchGet may hand back unprocessed keys under load; ask again until none are left.
+        for (let attempt = 0; keys && keys.length > 0 && attempt < 8; attempt++) {
+          const res: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
+          users.push(...(res.Responses?.[tableName] ?? []).map(toUser));
+          keys = res.UnprocessedKeys?.[tableName]?.Keys;
+          if (keys?.length) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        }
+      }
+      return users;
+    },
+
+    async getByUsername(username) {
+      const res = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: USERNAME_INDEX,
+          KeyConditionExpression: 'username = :u',
+          ExpressionAttributeValues: { ':u': username },
+          Limit: 1,
+        }),
+      );
+      const item = res.Items?.[0];
+      return item ? toUser(item) : undefined;
+    },
+
+    async setTier(userId: string, tier: Tier) {
+      try {
+        const res = await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: userKey(userId),
+            UpdateExpression: 'SET is_premium = :p',
+            ConditionExpression: 'attribute_exists(user_id)',
+            ExpressionAttributeValues: { ':p': tier === 'premium' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return toUser(res.Attributes!);
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return undefined;
+        throw err;
+      }
+    },
+  };
+}

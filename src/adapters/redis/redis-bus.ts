@@ -1,0 +1,170 @@
+/**
+ * The bus over Redis pub/sub, shared by every instance. See `bus.ts` for the
+ * contract and `README.md` for how reconnects play out.
+ *
+ * The transports use two connections: a subscribed connection may only run
+ * (un)subscribe commands under RESP2, and publishes must not queue behind a
+ * flood of incoming frames. The set of channels this instance wants lives here
+ * (`wanted`), not in ioredis: after a reconnect the bus re-subscribes exactly
+ * that set itself, so it knows when every subscription is active again and can
+ * tell its `onRecovered` listeners.
+ */
+import type { Bus, BusChannel } from '../../domain/fanout/ports.js';
+import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
+import { createDeliveryListeners, type AdapterLogger } from '../bus-listeners.js';
+import { createShardedTransport } from './sharded-transport.js';
+import { createStandaloneTransport } from './standalone-transport.js';
+
+export interface RedisBusOptions {
+  /** `redis://` or `rediss://` URL; with `sharded`, any node of the cluster. */
+  url: string;
+  /** Put before every channel name, so deployments (and test runs) sharing a Redis never hear each other. */
+  keyPrefix: string;
+  logger: AdapterLogger;
+  /**
+   * Use sharded pub/sub (SSUBSCRIBE/SPUBLISH) on a Redis Cluster: each channel
+   * lives on the shard that owns its slot instead of being broadcast to every node.
+   * @default false
+   */
+  sharded?: boolean;
+}
+
+/** How long `ping` waits for an answer: below the readiness probe's 2 s, so the probe reports "failed", not a timeout. */
+const PING_TIMEOUT_MS = 1500;
+/** One SUBSCRIBE carries at most this many channels when re-subscribing after a reconnect. */
+const RESUBSCRIBE_BATCH = 1000;
+
+export async function createRedisBus(opts: RedisBusOptions): Promise<Bus> {
+  const nodeId = newNodeId();
+  const log = opts.logger;
+  const transport = opts.sharded
+    ? createShardedTransport({ url: opts.url, nodeId, logger: log })
+    : createStandaloneTransport({ url: opts.url, nodeId, logger: log });
+  const listeners = createDeliveryListeners(log);
+
+  const redisChannel = (channel: BusChannel) => `${opts.keyPrefix}${channel}`;
+  const busChannel = (name: string): BusChannel | undefined =>
+    name.startsWith(opts.keyPrefix) ? (name.slice(opts.keyPrefix.length) as BusChannel) : undefined;
+
+  /** Channels callers have subscribed to and not unsubscribed from: what Redis must hold for us. */
+  const wanted = new Set<BusChannel>();
+  /** The latest (un)subscribe still waiting for Redis, per channel, so a repeated call waits for the same answer. */
+  const pending = new Map<BusChannel, Promise<void>>();
+  let closed = false;
+  let recoveryRound = 0;
+
+  function track(channel: BusChannel, command: Promise<unknown>, onFailure: (err: unknown) => void): Promise<void> {
+    const op: Promise<void> = command.then(
+      () => {
+        if (pending.get(channel) === op) pending.delete(channel);
+      },
+      (err: unknown) => {
+        // A newer call on this channel decides its state; this failure only concerns its own caller.
+        if (pending.get(channel) === op) {
+          pending.delete(channel);
+          onFailure(err);
+        }
+        throw err;
+      },
+    );
+    pending.set(channel, op);
+    return op;
+  }
+
+  transport.onMessage((name, raw) => {
+    const channel = busChannel(name);
+    // A frame that arrives after `unsubscribe` was called is not wanted any more, even if Redis has not confirmed yet.
+    if (!channel || !wanted.has(channel)) return;
+    const envelope = decodeEnvelope(raw);
+    if (!envelope.ok) {
+      log.warn({ channel, reason: envelope.reason, bytes: raw.length }, 'bus dropped a malformed envelope');
+      return;
+    }
+    if (envelope.origin === nodeId) return; // delivered locally inside publish()
+    listeners.deliver({ channel, frame: envelope.frame, json: envelope.json, origin: envelope.origin });
+  });
+
+  transport.onResubscribeNeeded(() => {
+    const round = ++recoveryRound;
+    const channels = [...wanted].map(redisChannel);
+    const batches: Promise<unknown>[] = [];
+    for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
+      batches.push(transport.subscribe(channels.slice(i, i + RESUBSCRIBE_BATCH)));
+    }
+    Promise.all(batches).then(
+      () => {
+        // A later reconnect started its own round, which will announce itself.
+        if (round !== recoveryRound || closed) return;
+        log.info({ channels: channels.length }, 'bus reconnected to Redis and re-subscribed');
+        listeners.recovered();
+      },
+      (err: unknown) => {
+        log.warn({ err, channels: channels.length }, 'bus could not re-subscribe; trying again on the next reconnect');
+      },
+    );
+  });
+
+  await transport.start();
+
+  const assertOpen = () => {
+    if (closed) throw new Error('bus is closed');
+  };
+
+  return {
+    nodeId,
+
+    async publish(channel, frame) {
+      assertOpen();
+      const json = JSON.stringify(frame);
+      if (wanted.has(channel)) listeners.deliver({ channel, frame, json, origin: nodeId });
+      await transport.publish(redisChannel(channel), encodeEnvelope(nodeId, json));
+    },
+
+    subscribe(channel) {
+      if (closed) return Promise.reject(new Error('bus is closed'));
+      if (wanted.has(channel)) return pending.get(channel) ?? Promise.resolve();
+      wanted.add(channel);
+      // Failed (Redis stayed away past the retry limit): the caller learns it was not subscribed,
+      // and the recovery round must not subscribe it behind the caller's back.
+      return track(channel, transport.subscribe([redisChannel(channel)]), () => wanted.delete(channel));
+    },
+
+    unsubscribe(channel) {
+      if (closed) return Promise.resolve();
+      if (!wanted.has(channel)) return pending.get(channel)?.catch(() => {}) ?? Promise.resolve();
+      wanted.delete(channel);
+      // An UNSUBSCRIBE can only fail when the connection is gone, and with it the subscription;
+      // the recovery round re-subscribes `wanted` only, so the channel stays unsubscribed.
+      return track(channel, transport.unsubscribe([redisChannel(channel)]), (err) =>
+        log.debug({ err, channel }, 'bus unsubscribe reached no Redis; the reconnect will leave it out'),
+      ).catch(() => {});
+    },
+
+    onDelivery: listeners.onDelivery,
+    onRecovered: listeners.onRecovered,
+
+    async ping() {
+      assertOpen();
+      if (!transport.isReady()) throw new Error('bus is not connected to Redis');
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          transport.ping(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`Redis did not answer a ping within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      wanted.clear();
+      listeners.clear();
+      await transport.close();
+    },
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * Presence shared by every instance through Redis. See `presence-store.ts` for
+ * the contract and `README.md` for the key layout.
+ *
+ * - `<prefix>presence:user:<userId>`: sorted set, member = node id, score = when
+ *   that node's record expires (epoch ms).
+ * - `<prefix>presence:expiry`: sorted set, member = user id, score = the latest
+ *   expiry among the user's records. A user is in it from the `connect` that
+ *   announced them online until the `disconnect` or sweep that announces them
+ *   offline, so each transition is claimed by whoever adds or removes them here,
+ *   inside one script: exactly one caller.
+ *
+ * Time is Redis's own clock (`TIME` inside each script), not the instances':
+ * expiries written by one instance are compared by another, and one clock makes
+ * skew between containers irrelevant. Scripts that call `TIME` and then write
+ * are replicated by their effects, which Redis does by default since 5.0.
+ * `ZADD GT` needs Redis 6.2 or later.
+ *
+ * Every write also sets the keys to vanish two ttls after it: a record is
+ * always younger than one ttl, so this never removes a live one, and keys left
+ * by a deployment that is gone (or a test run) clean themselves up. A user whose
+ * key vanished while still listed is claimed by the sweep like any other.
+ *
+ * The sweep builds user keys inside its script, which Redis Cluster forbids:
+ * this store needs a single Redis (or a primary with replicas).
+ */
+import { Redis } from 'ioredis';
+import type { AdapterLogger } from '../bus-listeners.js';
+import { silentLogger } from '../bus-listeners.js';
+import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
+import type { PresenceStore } from '../../domain/presence/ports.js';
+
+export interface RedisPresenceOptions {
+  /** A connection to use (left open by `close`), or a URL to open one (closed by `close`). Not a subscriber connection. */
+  redis: Redis | string;
+  keyPrefix: string;
+  /** This instance's id: the member of its records. */
+  nodeId: string;
+  /** A record lives this long after the last `connect` or `refresh`. */
+  ttlMs: number;
+  /** Where connection errors go (only for a connection opened from a URL). @default a logger that drops everything */
+  logger?: AdapterLogger;
+}
+
+/** Users per script call in `refresh` and `online`: keeps each call short, since scripts block Redis. */
+const BATCH = 500;
+
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/** KEYS: user key, index. ARGV: node id, ttl ms, user id. Returns 1 when the user was offline. */
+const CONNECT = `${NOW_MS}
+local expiry = now + tonumber(ARGV[2])
+local announced = redis.call('ZSCORE', KEYS[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], 2 * tonumber(ARGV[2]))
+if announced then return 0 end
+return 1
+`;
+
+/** KEYS: user key, index. ARGV: node id, user id. Returns 1 when no live record is left. */
+const DISCONNECT = `${NOW_MS}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #latest == 0 then
+  return redis.call('ZREM', KEYS[2], ARGV[2])
+end
+redis.call('ZADD', KEYS[2], latest[2], ARGV[2])
+return 0
+`;
+
+/**
+ * KEYS: index, then one user key per user. ARGV: node id, ttl ms, then the user ids.
+ * A user swept while this instance still holds their socket comes back here,
+ * unannounced: being online is what is true, and the next connect or disconnect
+ * of theirs is announced as usual.
+ */
+const REFRESH = `${NOW_MS}
+local expiry = now + tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], expiry, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], 2 * tonumber(ARGV[2]))
+  redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+return #KEYS - 1
+`;
+
+/** KEYS: index. ARGV: user ids. Returns those with a live record. */
+const ONLINE = `${NOW_MS}
+local online = {}
+for _, userId in ipairs(ARGV) do
+  local latest = redis.call('ZSCORE', KEYS[1], userId)
+  if latest and tonumber(latest) > now then online[#online + 1] = userId end
+end
+return online
+`;
+
+/**
+ * KEYS: index. ARGV: user key prefix, batch size. Returns the number of users
+ * looked at, then the users claimed (every record expired).
+ */
+const SWEEP = `${NOW_MS}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local result = { #due }
+for _, userId in ipairs(due) do
+  local key = ARGV[1] .. userId
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #latest == 0 then
+    redis.call('ZREM', KEYS[1], userId)
+    result[#result + 1] = userId
+  else
+    redis.call('ZADD', KEYS[1], latest[2], userId)
+  end
+end
+return result
+`;
+
+interface PresenceScripts {
+  huddlePresenceConnect(userKey: string, indexKey: string, nodeId: string, ttlMs: number, userId: string): Promise<number>;
+  huddlePresenceDisconnect(userKey: string, indexKey: string, nodeId: string, userId: string): Promise<number>;
+  huddlePresenceRefresh(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
+  huddlePresenceOnline(indexKey: string, ...userIds: string[]): Promise<string[]>;
+  huddlePresenceSweep(indexKey: string, userKeyPrefix: string, batch: number): Promise<[number, ...string[]]>;
+}
+
+function withScripts(redis: Redis): Redis & PresenceScripts {
+  const scripts: Array<[keyof PresenceScripts, string, number | undefined]> = [
+    ['huddlePresenceConnect', CONNECT, 2],
+    ['huddlePresenceDisconnect', DISCONNECT, 2],
+    ['huddlePresenceRefresh', REFRESH, undefined],
+    ['huddlePresenceOnline', ONLINE, 1],
+    ['huddlePresenceSweep', SWEEP, 1],
+  ];
+  for (const [name, lua, numberOfKeys] of scripts) {
+    // defineCommand sends EVALSHA and falls back to EVAL once per connection when Redis lacks the script.
+    if (!(name in redis)) redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+  }
+  return redis as Redis & PresenceScripts;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+export function createRedisPresence(opts: RedisPresenceOptions): PresenceStore {
+  const owned = typeof opts.redis === 'string';
+  let client: Redis;
+  if (typeof opts.redis === 'string') {
+    client = new Redis(opts.redis, { ...baseConnectionOptions(`huddle-presence-${opts.nodeId}`), lazyConnect: false });
+    watchConnection(client, 'presence', opts.logger ?? silentLogger);
+  } else {
+    client = opts.redis;
+  }
+  const redis = withScripts(client);
+  const userKeyPrefix = `${opts.keyPrefix}presence:user:`;
+  const indexKey = `${opts.keyPrefix}presence:expiry`;
+  const userKey = (userId: string) => userKeyPrefix + userId;
+
+  return {
+    async connect(userId) {
+      return (await redis.huddlePresenceConnect(userKey(userId), indexKey, opts.nodeId, opts.ttlMs, userId)) === 1;
+    },
+
+    async disconnect(userId) {
+      return (await redis.huddlePresenceDisconnect(userKey(userId), indexKey, opts.nodeId, userId)) === 1;
+    },
+
+    async refresh(userIds) {
+      // ioredis writes each call without waiting for the previous answer: the batches travel pipelined.
+      await Promise.all(
+        chunks(userIds, BATCH).map((batch) =>
+          redis.huddlePresenceRefresh(1 + batch.length, indexKey, ...batch.map(userKey), opts.nodeId, opts.ttlMs, ...batch),
+        ),
+      );
+    },
+
+    async online(userIds) {
+      const answers = await Promise.all(chunks(userIds, BATCH).map((batch) => redis.huddlePresenceOnline(indexKey, ...batch)));
+      return new Set(answers.flat());
+    },
+
+    async sweepExpired() {
+      const claimed: string[] = [];
+      for (;;) {
+        const [lookedAt, ...users] = await redis.huddlePresenceSweep(indexKey, userKeyPrefix, BATCH);
+        claimed.push(...users);
+        if (lookedAt < BATCH) return claimed;
+      }
+    },
+
+    async close() {
+      if (owned) await closeConnection(client);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The bus's transport on a Redis Cluster with sharded pub/sub (Redis 7+):
+ * SPUBLISH goes to the shard that owns the channel's slot, and ioredis keeps one
+ * subscribing connection per shard (`shardedSubscribers`). Channels of
+ * different slots cannot share one SSUBSCRIBE, so each goes on its own.
+ *
+ * When a shard's subscribing connection drops, ioredis refreshes the topology,
+ * replaces the connection, re-issues the SSUBSCRIBEs without reporting their
+ * outcome, and emits `subscribersReady`. The bus then SSUBSCRIBEs its whole set
+ * again (a repeat is harmless) and waits for every answer before it reports
+ * the recovery.
+ */
+import { Cluster, type ClusterOptions } from 'ioredis';
+import type { AdapterLogger } from '../bus-listeners.js';
+import { OFFLINE_RETRIES, closeConnection, reconnectDelay } from './connection.js';
+import type { PubSubTransport } from './standalone-transport.js';
+
+export function createShardedTransport(opts: { url: string; nodeId: string; logger: AdapterLogger }): PubSubTransport {
+  const seed = new URL(opts.url);
+  const nodeOptions = {
+    username: seed.username ? decodeURIComponent(seed.username) : undefined,
+    password: seed.password ? decodeURIComponent(seed.password) : undefined,
+    tls: seed.protocol === 'rediss:' ? {} : undefined,
+    maxRetriesPerRequest: OFFLINE_RETRIES,
+  };
+  const startNode = { host: seed.hostname, port: Number(seed.port || 6379) };
+  const clusterOptions = (name: string): ClusterOptions => ({
+    lazyConnect: true,
+    clusterRetryStrategy: reconnectDelay,
+    redisOptions: { ...nodeOptions, connectionName: name },
+  });
+  const publisher = new Cluster([startNode], clusterOptions(`huddle-pub-${opts.nodeId}`));
+  const subscriber = new Cluster([startNode], { ...clusterOptions(`huddle-sub-${opts.nodeId}`), shardedSubscribers: true });
+
+  for (const [client, role] of [
+    [publisher, 'publisher'],
+    [subscriber, 'subscriber'],
+  ] as const) {
+    client.on('error', (err: Error) => opts.logger.warn({ err, connection: role }, 'Redis Cluster error'));
+    client.on('node error', (err: Error, node: string) =>
+      opts.logger.warn({ err, node, connection: role }, 'Redis Cluster node error'),
+    );
+  }
+  // A shard subscriber's errors arrive under their own name; without a listener they would go unseen.
+  subscriber.on('nodeError', (err: Error, node: string) =>
+    opts.logger.warn({ err, node, connection: 'shard subscriber' }, 'Redis Cluster shard subscriber error'),
+  );
+
+  let started = false;
+
+  return {
+    publish: (channel, message) => publisher.spublish(channel, message),
+    subscribe: (channels) => Promise.all(channels.map((channel) => subscriber.ssubscribe(channel))),
+    unsubscribe: (channels) => Promise.all(channels.map((channel) => subscriber.sunsubscribe(channel))),
+    ping: () => publisher.ping(),
+    isReady: () => publisher.status === 'ready' && subscriber.status === 'ready',
+    onMessage(handler) {
+      subscriber.on('smessage', handler);
+    },
+    onResubscribeNeeded(handler) {
+      // The first `subscribersReady` events belong to the initial connect, before `start` resolved.
+      subscriber.on('subscribersReady', () => {
+        if (started) handler();
+      });
+    },
+    async start() {
+      try {
+        await Promise.all([publisher.connect(), subscriber.connect()]);
+        started = true;
+      } catch (err) {
+        publisher.disconnect();
+        subscriber.disconnect();
+        throw new Error(`cannot reach the Redis Cluster for the bus: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+        });
+      }
+    },
+    async close() {
+      await Promise.all([publisher, subscriber].map(closeConnection));
+    },
+  };
+}

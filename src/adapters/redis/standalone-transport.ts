@@ -1,0 +1,73 @@
+/**
+ * The bus's transport on a single Redis (or a primary with replicas): plain
+ * PUBLISH/SUBSCRIBE on two connections.
+ */
+import { Redis } from 'ioredis';
+import type { AdapterLogger } from '../bus-listeners.js';
+import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
+
+/** The pub/sub primitives the bus needs; a plain Redis and a cluster provide them differently. */
+export interface PubSubTransport {
+  publish(channel: string, message: string): Promise<unknown>;
+  subscribe(channels: readonly string[]): Promise<unknown>;
+  unsubscribe(channels: readonly string[]): Promise<unknown>;
+  ping(): Promise<unknown>;
+  /** Both connections can take commands now. */
+  isReady(): boolean;
+  onMessage(handler: (channel: string, message: string) => void): void;
+  /** Called each time the subscribing side is connected again after a loss (never for the first connect). */
+  onResubscribeNeeded(handler: () => void): void;
+  /** Resolves when both sides are connected; rejects, leaving nothing running, if Redis cannot be reached. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createStandaloneTransport(opts: { url: string; nodeId: string; logger: AdapterLogger }): PubSubTransport {
+  const publisher = new Redis(opts.url, baseConnectionOptions(`huddle-pub-${opts.nodeId}`));
+  const subscriber = new Redis(opts.url, {
+    ...baseConnectionOptions(`huddle-sub-${opts.nodeId}`),
+    // The bus re-subscribes its own set after a reconnect, so it learns when that is done (see redis-bus.ts).
+    autoResubscribe: false,
+  });
+  watchConnection(publisher, 'publisher', opts.logger);
+  watchConnection(subscriber, 'subscriber', opts.logger);
+
+  return {
+    publish: (channel, message) => publisher.publish(channel, message),
+    subscribe: (channels) => subscriber.subscribe(...channels),
+    unsubscribe: (channels) => subscriber.unsubscribe(...channels),
+    ping: () => publisher.ping(),
+    isReady: () => publisher.status === 'ready' && subscriber.status === 'ready',
+    onMessage(handler) {
+      subscriber.on('message', handler);
+    },
+    onResubscribeNeeded(handler) {
+      let connectedBefore = false;
+      subscriber.on('ready', () => {
+        if (connectedBefore) handler();
+        connectedBefore = true;
+      });
+    },
+    async start() {
+      // connect() rejects with a bare "Connection is closed"; the 'error' event before it says why.
+      let firstError: Error | undefined;
+      const remember = (err: Error) => (firstError ??= err);
+      publisher.once('error', remember);
+      subscriber.once('error', remember);
+      try {
+        await Promise.all([publisher.connect(), subscriber.connect()]);
+      } catch (err) {
+        publisher.disconnect();
+        subscriber.disconnect();
+        const cause = firstError ?? err;
+        throw new Error(`cannot reach Redis for the bus: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      } finally {
+        publisher.off('error', remember);
+        subscriber.off('error', remember);
+      }
+    },
+    async close() {
+      await Promise.all([closeConnection(publisher), closeConnection(subscriber)]);
+    },
+  };
+}

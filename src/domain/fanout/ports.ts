@@ -1,0 +1,57 @@
+/**
+ * The bus carries server frames between instances. Implementations: `redis-bus.ts`
+ * (Redis pub/sub, one publisher and one subscriber connection) and `memory-bus.ts`
+ * (one process). Both pass `test/contract/bus.test.ts`.
+ *
+ * Contract:
+ * - Delivery is at most once. A published frame reaches every instance subscribed
+ *   to its channel at the moment Redis handles the PUBLISH, each exactly once or not
+ *   at all. Anything durable (messages) is persisted before it is published, and
+ *   clients recover what the bus drops through `sync`.
+ * - The publishing instance's own subscribers get the frame synchronously inside
+ *   `publish` (before it returns), and the copy that comes back from Redis is dropped
+ *   by node id, so no instance delivers a frame twice.
+ * - Frames from one publisher on one channel arrive in publish order. Frames from
+ *   different publishers may interleave in any order: clients order messages by seq.
+ * - `subscribe` resolves only once the subscription is active, so a caller that reads
+ *   the store after it cannot miss a frame published in between ("subscribe, then
+ *   read"). Subscriptions are sets, not counters: callers count (see
+ *   `realtime/connections.ts`).
+ * - After the connection to Redis drops and comes back, the bus re-subscribes every
+ *   channel it held and then calls the `onRecovered` listeners: frames published
+ *   while it was away are gone, and whoever serves clients must tell them to sync.
+ * - The bus owns its connections: `close` quits them.
+ */
+import type { ServerFrame } from '../../transport/realtime/protocol.js';
+
+/** A chat's channel carries its messages, typing, receipts and presence of its members. */
+export type BusChannel = `chat:${string}` | `user:${string}`;
+
+export const chatChannel = (chatId: string): BusChannel => `chat:${chatId}`;
+export const userChannel = (userId: string): BusChannel => `user:${userId}`;
+
+export interface BusDelivery {
+  channel: BusChannel;
+  frame: ServerFrame;
+  /** The frame serialized once, exactly as it goes to sockets. */
+  json: string;
+  /** Node id of the publishing instance. */
+  origin: string;
+}
+
+export type BusListener = (delivery: BusDelivery) => void;
+
+export interface Bus {
+  /** Unique per process; travels in every envelope. */
+  readonly nodeId: string;
+  publish(channel: BusChannel, frame: ServerFrame): Promise<void>;
+  subscribe(channel: BusChannel): Promise<void>;
+  unsubscribe(channel: BusChannel): Promise<void>;
+  /** Listeners must not throw; a listener that does is logged and the others still run. */
+  onDelivery(listener: BusListener): void;
+  /** Called after a reconnect once every subscription is active again. */
+  onRecovered(listener: () => void): void;
+  /** Resolves when the bus can publish and subscribe (readiness probe). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+/**
+ * Announces online/offline to the members of a user's chats. The store decides
+ * transitions (exactly one instance sees each), this service tells the chats.
+ * It also keeps this instance's records fresh and claims users whose instance
+ * stopped refreshing (crashed), announcing them offline.
+ */
+import type { ChatEvents } from '../events/chat-events.js';
+import type { PresenceStore } from './ports.js';
+
+export interface PresenceServiceDeps {
+  store: PresenceStore;
+  events: ChatEvents;
+  chatIdsOf: (userId: string) => Promise<string[]>;
+  ttlMs: number;
+  onError: (err: unknown, what: string) => void;
+}
+
+export interface PresenceService {
+  userConnected(userId: string, chatIds: readonly string[]): Promise<void>;
+  userDisconnected(userId: string, chatIds: readonly string[]): Promise<void>;
+  onlineAmong(userIds: readonly string[]): Promise<Set<string>>;
+  /** Starts refreshing `localUsers()` and sweeping expired users; returns a stop function. */
+  start(localUsers: () => string[]): () => void;
+}
+
+export function createPresenceService(deps: PresenceServiceDeps): PresenceService {
+  const { store, events } = deps;
+
+  async function announce(userId: string, online: boolean, chatIds: readonly string[]) {
+    await Promise.all(chatIds.map((chatId) => events.toChat(chatId, { type: 'presence', userId, online })));
+  }
+
+  return {
+    async userConnected(userId, chatIds) {
+      if (await store.connect(userId)) await announce(userId, true, chatIds);
+    },
+
+    async userDisconnected(userId, chatIds) {
+      if (await store.disconnect(userId)) await announce(userId, false, chatIds);
+    },
+
+    onlineAmong: (userIds) => store.online(userIds),
+
+    start(localUsers) {
+      // Refresh well inside the ttl so one late tick does not take anyone offline.
+      const refresh = setInterval(() => {
+        const users = localUsers();
+        if (users.length > 0) store.refresh(users).catch((err) => deps.onError(err, 'refresh presence'));
+      }, Math.max(50, Math.floor(deps.ttlMs / 3)));
+      const sweep = setInterval(() => {
+        store
+          .sweepExpired()
+          .then((expired) =>
+            Promise.all(expired.map(async (userId) => announce(userId, false, await deps.chatIdsOf(userId)))),
+          )
+          .catch((err) => deps.onError(err, 'sweep presence'));
+      }, Math.max(50, Math.floor(deps.ttlMs / 4)));
+      refresh.unref();
+      sweep.unref();
+      return () => {
+        clearInterval(refresh);
+        clearInterval(sweep);
+      };
+    },
+  };
+}

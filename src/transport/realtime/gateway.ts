@@ -1,0 +1,169 @@
+/**
+ * The `/ws` route: authentication at upgrade, one Connection per socket, frames
+ * decoded and handled one at a time per socket (so a client's sends keep their
+ * order), errors answered with `error` frames.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Config } from '../../config.js';
+import { toClientError } from '../../model/errors.js';
+import { Connection } from './client-connection.js';
+import type { ConnectionHub } from './connection-hub.js';
+import { decodeClientFrame } from './frame-decoder.js';
+import type { FrameHandler } from './frame-handlers.js';
+import type { ServerFrame } from './protocol.js';
+
+export interface GatewayDeps {
+  config: Config;
+  hub: ConnectionHub;
+  handleFrame: FrameHandler;
+}
+
+export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
+  const { config, hub, handleFrame } = deps;
+  const allowedOrigins = new Set(config.realtime.allowedOrigins);
+
+  async function checkOrigin(request: FastifyRequest, reply: FastifyReply) {
+    const origin = request.headers.origin;
+    if (!origin || !allowedOrigins.has(origin)) {
+      return reply.status(403).send({ error: { code: 'forbidden', message: 'This origin may not open a socket here' } });
+    }
+  }
+
+  /** Everything a new socket needs before its first frame is handled. */
+  async function setUp(connection: Connection): Promise<void> {
+    const { userId } = connection.user;
+    const { chats, quotas, presence } = app.services;
+    const summaries = await chats.list(userId);
+    const chatIds = summaries.map((c) => c.chatId);
+    const first = await hub.add(connection, chatIds);
+    // Registered as online before `hello`: a client that has its hello counts as a tab.
+    if (first) await presence.userConnected(userId, chatIds);
+    if (connection.closed) return;
+    const quota = await quotas.summary(userId);
+    const user = publicUser(connection, quota.tier);
+    connection.send({ type: 'hello', nodeId: app.bus.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
+    const memberIds = [...new Set(summaries.flatMap((c) => c.members.map((m) => m.userId)))].filter((id) => id !== userId);
+    await sendOnlinePresence(connection, memberIds);
+  }
+
+  function publicUser(connection: Connection, tier: 'free' | 'premium') {
+    const { userId, username } = connection.user;
+    return { userId, username, tier, ...(connection.user.email ? { email: connection.user.email } : {}) };
+  }
+
+  async function sendOnlinePresence(connection: Connection, memberIds: string[]) {
+    if (memberIds.length === 0) return;
+    const online = await app.services.presence.onlineAmong(memberIds);
+    for (const id of online) {
+      if (connection.presenceSent.get(id) === true) continue;
+      connection.presenceSent.set(id, true);
+      connection.send({ type: 'presence', userId: id, online: true });
+    }
+  }
+
+  hub.listeners.joinedChat = (connection, memberIds) => {
+    sendOnlinePresence(connection, memberIds.filter((id) => id !== connection.user.userId)).catch((err) =>
+      connection.log.warn({ err }, 'could not send presence for a new chat'),
+    );
+  };
+
+  /**
+   * Handles one raw frame and never rejects: the per-socket chain has nothing after
+   * it to catch a rejection, and an unhandled one would end the process and every
+   * socket on this instance with it.
+   */
+  async function handleRaw(connection: Connection, raw: string): Promise<void> {
+    try {
+      await decodeAndHandle(connection, raw);
+    } catch (err) {
+      connection.log.error({ err }, 'frame handling failed');
+      try {
+        connection.send({ type: 'error', code: 'internal', message: 'Something went wrong; try again' });
+      } catch {
+        // The socket is unusable; its close handler cleans up.
+      }
+    }
+  }
+
+  async function decodeAndHandle(connection: Connection, raw: string): Promise<void> {
+    const decoded = decodeClientFrame(raw);
+    if (!decoded.ok) {
+      connection.send({
+        type: 'error',
+        ...(decoded.id !== undefined ? { id: decoded.id } : {}),
+        code: decoded.code,
+        message: decoded.message,
+        ...(decoded.frameType ? { frame: decoded.frameType } : {}),
+      });
+      return;
+    }
+    const { frame } = decoded;
+    try {
+      await handleFrame(connection, frame);
+    } catch (err) {
+      const clientError = toClientError(err);
+      if (clientError.code === 'internal') connection.log.error({ err, frame: frame.type }, 'frame failed');
+      const reply: ServerFrame = {
+        type: 'error',
+        ...(frame.id !== undefined ? { id: frame.id } : {}),
+        code: clientError.code,
+        message: clientError.message,
+        frame: frame.type,
+        details: {
+          ...clientError.details,
+          ...('chatId' in frame ? { chatId: frame.chatId } : {}),
+          ...('clientMsgId' in frame ? { clientMsgId: frame.clientMsgId } : {}),
+        },
+      };
+      connection.send(reply);
+    }
+  }
+
+  app.get(
+    '/ws',
+    { websocket: true, preValidation: [app.requireUser, checkOrigin] },
+    (socket: WebSocket, req: FastifyRequest) => {
+      const user = req.user!;
+      const connection = new Connection(
+        socket,
+        { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
+        req.log.child({ userId: user.userId }),
+        { softBytes: config.realtime.sendSoftLimitBytes, hardBytes: config.realtime.sendHardLimitBytes },
+      );
+      connection.log.debug({ connId: connection.id }, 'socket open');
+
+      // Listeners are attached before any await: frames that arrive during set-up
+      // wait in the chain instead of being lost.
+      const ready: Promise<void> = setUp(connection).catch((err) => {
+        connection.log.error({ err }, 'socket set-up failed');
+        connection.close('setupFailed');
+      });
+      let chain = ready;
+
+      socket.on('message', (data, isBinary) => {
+        if (connection.closed) return;
+        if (!connection.admitFrame()) {
+          connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; slow down' });
+          return;
+        }
+        if (isBinary) {
+          connection.send({ type: 'error', code: 'bad_frame', message: 'Frames are JSON text, not binary' });
+          return;
+        }
+        const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+        chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
+      });
+      socket.on('pong', () => {
+        connection.alive = true;
+      });
+      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+      socket.on('close', () => {
+        connection.closed = true;
+        // A socket that closes during set-up is removed once set-up is done, so it is
+        // never left registered (or announced online) after it is gone.
+        void ready.then(() => hub.remove(connection));
+      });
+    },
+  );
+}

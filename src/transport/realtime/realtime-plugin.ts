@@ -1,0 +1,102 @@
+/**
+ * Real-time wiring: @fastify/websocket, the hub, the gateway route, and the
+ * instance-wide timers (pings, presence refresh, session checks). On shutdown the
+ * sockets close first (1001, so clients reconnect elsewhere), then the bus.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Config } from '../../config.js';
+import { ConnectionHub } from './connection-hub.js';
+import { createFrameHandlers } from './frame-handlers.js';
+import { registerGateway } from './gateway.js';
+
+/** How often open sockets' sessions are checked against the session table. */
+const SESSION_CHECK_INTERVAL_MS = 60_000;
+/** How long shutdown waits for clients to answer the close frame. */
+const CLOSE_HANDSHAKE_WAIT_MS = 2_000;
+
+async function realtimePlugin(app: FastifyInstance, { config }: { config: Config }) {
+  const { services } = app;
+  const hub = new ConnectionHub(app.bus, app.log, {
+    lastDisconnection: (userId, chatIds) => {
+      services.presence.userDisconnected(userId, chatIds).catch((err) => app.log.warn({ err }, 'presence update failed'));
+    },
+  });
+  // Replaces the plugin's own shutdown, which would close sockets without a code.
+  await app.register(websocket, {
+    options: { maxPayload: config.realtime.maxPayloadBytes, perMessageDeflate: false },
+    preClose: async function closeSockets(this: FastifyInstance) {
+      await shutDown();
+      this.websocketServer.close();
+    },
+  });
+  const handleFrame = createFrameHandlers({
+    chats: services.chats,
+    messages: services.messages,
+    events: services.events,
+    clock: () => Date.now(),
+  });
+  registerGateway(app, { config, hub, handleFrame });
+
+  // Whatever the bus lost while Redis was away, clients get back through sync.
+  app.bus.onRecovered(() => {
+    app.log.warn('bus reconnected: asking every socket to sync');
+    hub.broadcast({ type: 'resync', reason: 'bus_reconnected' });
+  });
+
+  const pings = setInterval(() => {
+    for (const connection of hub.connections()) connection.ping();
+  }, config.realtime.pingIntervalMs);
+  pings.unref();
+
+  const sessionChecks = setInterval(() => {
+    const bySession = new Map<string, ReturnType<typeof hub.connections>>();
+    for (const connection of hub.connections()) {
+      const list = bySession.get(connection.user.sessionHash) ?? [];
+      list.push(connection);
+      bySession.set(connection.user.sessionHash, list);
+    }
+    for (const [sessionHash, connections] of bySession) {
+      app.sessions
+        .validate(sessionHash)
+        .then((valid) => {
+          if (!valid) for (const connection of connections) connection.close('sessionEnded');
+        })
+        .catch((err) => app.log.warn({ err }, 'session check failed'));
+    }
+  }, SESSION_CHECK_INTERVAL_MS);
+  sessionChecks.unref();
+
+  const stopPresence = services.presence.start(() => hub.localUserIds());
+
+  app.decorate('hub', hub);
+
+  /**
+   * Sockets first: each is closed with 1001 so its client reconnects to another
+   * instance at once; presence is announced while the bus is still open (it closes
+   * in onClose); the close handshakes get a moment before connections are cut.
+   */
+  async function shutDown() {
+    clearInterval(pings);
+    clearInterval(sessionChecks);
+    stopPresence();
+    const leaving = new Map<string, string[]>();
+    for (const connection of hub.connections()) {
+      leaving.set(connection.user.userId, [...connection.chatIds]);
+      connection.close('goingAway');
+    }
+    await Promise.allSettled([...leaving].map(([userId, chatIds]) => services.presence.userDisconnected(userId, chatIds)));
+    const deadline = Date.now() + CLOSE_HANDSHAKE_WAIT_MS;
+    while (hub.connections().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    hub.close();
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hub: ConnectionHub;
+  }
+}
+
+export default fp(realtimePlugin, { name: 'realtime', dependencies: ['aws', 'bus', 'auth', 'services'] });
