@@ -17,15 +17,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from '../src/config.js';
-import { AppError } from '../src/model/errors.js';
+import { AppError, type Tier } from '../src/model/index.js';
 import { createDynamoClients } from '../src/adapters/dynamodb/client.js';
 import { tableNames } from '../src/adapters/dynamodb/table.js';
 import { createQuotasRepository } from '../src/adapters/dynamodb/quotas-repository.js';
 import { createQuotasService } from '../src/domain/quotas/quotas-service.js';
-import { formatBytes } from '../src/domain/quotas/quota-policy.js';
+import { formatBytes } from '../src/shared/files.js';
 import { createRedisBus } from '../src/adapters/redis/redis-bus.js';
-import { userChannel, type Bus } from '../src/domain/fanout/ports.js';
-import type { Tier } from '../src/domain/users/ports.js';
+import type { Bus } from '../src/domain/fanout/ports.js';
+import { createBusEventPublisher } from '../src/transport/realtime/event-frames.js';
+import type { ServerFrame } from '../src/transport/realtime/protocol.js';
 
 const USAGE = 'Usage: npm run user:tier -- <username> premium|free';
 const REDIS_TIMEOUT_MS = 5000;
@@ -68,9 +69,9 @@ function explain(err: unknown, target: string): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-async function connectBus(url: string, keyPrefix: string): Promise<Bus | undefined> {
+async function connectBus(url: string, keyPrefix: string): Promise<Bus<ServerFrame> | undefined> {
   const logger = pino({ level: 'error', base: undefined }, pino.destination(2));
-  const connecting = createRedisBus({ url, keyPrefix, logger });
+  const connecting = createRedisBus<ServerFrame>({ url, keyPrefix, logger });
   const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), REDIS_TIMEOUT_MS).unref());
   const bus = await Promise.race([connecting.catch(() => undefined), timeout]);
   // A connection that comes up after we stopped waiting must not keep the process alive.
@@ -98,7 +99,7 @@ async function main(): Promise<number> {
       repository: createQuotasRepository(doc, tableNames(config.tables.prefix).users),
       limits: config.quotas,
       clock: Date.now,
-      ...(bus ? { publishQuota: (userId, quota) => bus.publish(userChannel(userId), { type: 'quota', quota }) } : {}),
+      ...(bus ? { events: createBusEventPublisher(bus) } : {}),
     });
     let result;
     try {

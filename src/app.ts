@@ -1,45 +1,72 @@
 /**
- * buildApp(config) assembles the service and never listens (server.ts does).
- * Boot order: infrastructure, then services, then routes.
+ * buildApp(config, services) adapts the composed services to Fastify and never
+ * listens (server.ts does). Plugins decorate and manage lifecycle only; routes and
+ * the gateway receive the services they use. Boot order: infrastructure plugins,
+ * then routes. Closing the app closes the services (after the sockets).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
-import { loggerOptions } from './logger.js';
-import awsPlugin from './plugins-old/aws.js';
-import busPlugin from './plugins-old/bus.js';
-import authPlugin from './transport/http/session-auth.js';
-import servicesPlugin from './plugins-old/services.js';
-import errorHandlerPlugin from './transport/http/error-handler.js';
-import rateLimitPlugin from './transport/http/rate-limit.js';
-import staticPlugin from './transport/http/static.js';
+import type { Services } from './compose.js';
+import errorHandler from './transport/http/error-handler.js';
+import sessionAuth from './transport/http/session-auth.js';
+import rateLimit from './transport/http/rate-limit.js';
+import staticFiles from './transport/http/static.js';
 import healthRoutes from './transport/http/health-routes.js';
 import authRoutes from './transport/http/auth-routes.js';
 import apiRoutes from './transport/http/api-routes.js';
-import realtimePlugin from './transport/realtime/realtime-plugin.js';
+import realtime from './transport/realtime/realtime-plugin.js';
+import { createSignInService } from './domain/sessions/sign-in-service.js';
 
-export async function buildApp(config: Config): Promise<FastifyInstance> {
+/** Largest HTTP request body: JSON requests are small (uploads go straight to S3). */
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+export async function buildApp(config: Config, services: Services): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = services.logger;
   const app = Fastify({
-    logger: loggerOptions(config),
+    loggerInstance: logger,
     trustProxy: config.http.trustProxy,
     // Behind the ALB a request id may already exist; otherwise make one.
     requestIdHeader: 'x-amzn-trace-id',
     genReqId: () => randomUUID(),
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true,
   });
+  // onClose hooks run after preClose (where the realtime plugin closes the sockets).
+  app.addHook('onClose', () => services.close());
 
-  await app.register(awsPlugin, { config });
-  await app.register(busPlugin, { config });
-  await app.register(errorHandlerPlugin);
-  await app.register(authPlugin, { config });
-  await app.register(rateLimitPlugin, { config });
-  await app.register(servicesPlugin, { config });
+  const cookies = { secure: config.http.secureCookies };
+  await app.register(errorHandler);
+  await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
+  await app.register(rateLimit, { config });
 
-  await app.register(healthRoutes);
-  await app.register(authRoutes, { config });
-  await app.register(apiRoutes, { prefix: '/api' });
-  await app.register(realtimePlugin, { config });
-  await app.register(staticPlugin);
+  await app.register(healthRoutes, { readiness: services.readiness });
+  const signIn = createSignInService({
+    provider: services.identity.client,
+    verifier: services.identity.verifier,
+    users: services.users,
+    sessions: services.sessions,
+    premiumGroup: config.identity.premiumGroup,
+    log: services.logger,
+  });
+  await app.register(authRoutes, {
+    signIn,
+    quotas: services.quotas,
+    cookies,
+    publicOrigin: config.http.publicOrigin,
+    sessionMaxAgeS: config.session.absoluteTimeoutS,
+  });
+  await app.register(apiRoutes, { prefix: '/api', chats: services.chats, messages: services.messages, files: services.files });
+  await app.register(realtime, {
+    settings: config.realtime,
+    bus: services.bus,
+    events: services.events,
+    chats: services.chats,
+    messages: services.messages,
+    quotas: services.quotas,
+    presence: services.presence,
+    sessions: services.sessions,
+  });
+  await app.register(staticFiles, { secure: config.http.secureCookies });
   return app;
 }

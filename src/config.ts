@@ -1,7 +1,8 @@
 /**
- * The only module that reads the environment. `loadConfig(env)` validates every
- * variable against one schema, reports every problem at once (naming the variable),
- * and returns a frozen `Config` that is passed down to everything else.
+ * The only module that reads the environment. `parseConfig(env)` validates every
+ * variable against one schema and reports every problem at once (naming the
+ * variable); `freezeConfig` turns the result, once the local stack has filled in
+ * its addresses, into the frozen `Config` passed down to everything else.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -256,8 +257,4 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigDraf
 
 export function freezeConfig(draft: ConfigDraft): Config {
   return deepFreeze(structuredClone(draft));
-}
-
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  return freezeConfig(parseConfig(env));
 }

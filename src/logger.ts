@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify';
+import type { LoggerOptions } from 'pino';
 import type { Config } from './config.js';
 
 /** Paths pino blanks in every log line: cookies, tokens and authorization headers. */
@@ -16,7 +16,8 @@ export const redactPaths = [
   '*.sessionId',
 ];
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+/** pino's options: the process logger (built in compose.ts) that Fastify and every service share. */
+export function loggerOptions(config: Pick<Config, 'logLevel'>): LoggerOptions {
   return {
     level: config.logLevel,
     redact: { paths: redactPaths, censor: '[redacted]' },

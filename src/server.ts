@@ -5,6 +5,7 @@
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './config.js';
 import { buildApp } from './app.js';
+import { compose } from './compose.js';
 
 async function localStackFor(draft: ConfigDraft) {
   // Imported only here: the emulators are development dependencies, absent from the image.
@@ -36,7 +37,14 @@ async function main() {
   const startedAt = performance.now();
   const stack = draft.mode === 'local' ? await localStackFor(draft) : undefined;
   const config = freezeConfig(draft);
-  const app = await buildApp(config);
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    const services = await compose(config);
+    app = await buildApp(config, services);
+  } catch (err) {
+    await stack?.close();
+    throw err;
+  }
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
@@ -47,7 +55,7 @@ async function main() {
 
   await app.listen({ port: config.http.port, host: config.http.host });
   const readyMs = Math.round(performance.now() - startedAt);
-  app.log.info({ readyMs, mode: config.mode, nodeId: app.bus.nodeId }, 'huddle is ready');
+  app.log.info({ readyMs, mode: config.mode }, 'huddle is ready');
   if (stack) {
     const lines = [
       '',

@@ -1,37 +1,23 @@
-/** What the bus adapters share: their logger's shape and how listeners are called. */
-import type { BusDelivery, BusListener } from '../domain/fanout/ports.js';
-
-/** The pino methods the adapters use; a Fastify logger or a pino child fits. */
-export interface AdapterLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: AdapterLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};
+/** How both buses call their listeners. */
+import type { BusDelivery, BusFrame, BusListener } from '../domain/fanout/ports.js';
+import type { Logger } from '../domain/logger.js';
 
 /**
  * Calls every listener with each delivery. One listener throwing must not keep
  * the others (other sockets, other chats) from their frames, so each call is
  * fenced and the error logged.
  */
-export function createDeliveryListeners(logger: AdapterLogger) {
-  const deliveryListeners: BusListener[] = [];
+export function createDeliveryListeners<Frame extends BusFrame>(logger: Logger) {
+  const deliveryListeners: BusListener<Frame>[] = [];
   const recoveredListeners: Array<() => void> = [];
   return {
-    onDelivery(listener: BusListener) {
+    onDelivery(listener: BusListener<Frame>) {
       deliveryListeners.push(listener);
     },
     onRecovered(listener: () => void) {
       recoveredListeners.push(listener);
     },
-    deliver(delivery: BusDelivery) {
+    deliver(delivery: BusDelivery<Frame>) {
       for (const listener of deliveryListeners) {
         try {
           listener(delivery);

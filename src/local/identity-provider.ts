@@ -25,6 +25,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { SIGN_IN_SCOPES } from '../adapters/identity/oidc-client.js';
+import { escapeHtml } from '../shared/html.js';
 import type { Account, Adapter, AdapterPayload, InteractionDetails, IssuedToken, Provider as OidcProvider } from 'oidc-provider';
 
 export const LOCAL_CLIENT_ID = 'huddle-local';
@@ -34,7 +36,6 @@ export const LOCAL_PREMIUM_GROUP = 'premium';
 export const USERNAME_PATTERN = /^[a-z0-9_.-]{2,32}$/i;
 
 /** Scopes the Cognito app client allows and huddle asks for. */
-const SCOPES = 'openid email profile';
 /**
  * oidc-provider issues JWT access tokens only for a resource server. This made-up
  * one is the default for every request; its identifier never reaches a token.
@@ -216,7 +217,7 @@ async function createProvider(issuer: string, store: MemoryStore, usernames: Rea
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, resource: string) => {
           if (resource !== RESOURCE) throw new errors.InvalidTarget();
-          return { scope: SCOPES, audience: LOCAL_CLIENT_ID, accessTokenFormat: 'jwt', accessTokenTTL: ttlSeconds.AccessToken, jwt: { sign: { alg: 'RS256' } } };
+          return { scope: SIGN_IN_SCOPES, audience: LOCAL_CLIENT_ID, accessTokenFormat: 'jwt', accessTokenTTL: ttlSeconds.AccessToken, jwt: { sign: { alg: 'RS256' } } };
         },
       },
     },
@@ -325,7 +326,7 @@ async function submitInteraction(idp: LocalIdp, req: IncomingMessage, res: Serve
 async function finishWithGrant(provider: OidcProvider, req: IncomingMessage, res: ServerResponse, details: InteractionDetails, accountId: string) {
   const clientId = String(details.params.client_id ?? LOCAL_CLIENT_ID);
   const grant = new provider.Grant({ accountId, clientId });
-  const requested = String(details.params.scope ?? SCOPES);
+  const requested = String(details.params.scope ?? SIGN_IN_SCOPES);
   grant.addOIDCScope(requested);
   grant.addResourceScope(RESOURCE, requested);
   const grantId = await grant.save();
@@ -368,10 +369,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => resolve(body));
     req.on('error', reject);
   });
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string) {

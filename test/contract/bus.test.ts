@@ -16,17 +16,21 @@
  */
 import t from 'tap';
 import { Cluster, Redis } from 'ioredis';
-import type { Bus, BusChannel, BusDelivery } from '../../src/domain/fanout/ports.js';
+import type { Bus as AnyBus, BusChannel, BusDelivery as AnyBusDelivery } from '../../src/domain/fanout/ports.js';
 import { chatChannel, userChannel } from '../../src/domain/fanout/ports.js';
 import { createMemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
-import type { AdapterLogger } from '../../src/adapters/bus-listeners.js';
+import type { Logger } from '../../src/domain/logger.js';
 import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
+
+/** The buses carry whatever frames their user defines; these tests use the realtime protocol's. */
+type Bus = AnyBus<ServerFrame>;
+type BusDelivery = AnyBusDelivery<ServerFrame>;
 import { freePort, redisServerUnavailable, startRedisCluster, uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface RecordingLogger extends AdapterLogger {
+interface RecordingLogger extends Logger {
   warnings: string[];
   errors: string[];
 }
@@ -52,7 +56,7 @@ interface BusHarness {
   name: string;
   /** Whether separate instances hear each other (see the file comment). */
   shared: boolean;
-  newBus(t: Tap, logger?: AdapterLogger): Promise<Bus>;
+  newBus(t: Tap, logger?: Logger): Promise<Bus>;
   /** Puts a payload on a channel with no envelope around it, as a broken or foreign publisher would. */
   publishRaw?(t: Tap, channel: BusChannel, payload: string): Promise<void>;
 }
@@ -300,7 +304,7 @@ busContract({
   name: 'memory bus',
   shared: false,
   async newBus(t, logger) {
-    const bus = createMemoryBus(logger ? { logger } : {});
+    const bus = createMemoryBus<ServerFrame>(logger ? { logger } : {});
     t.teardown(() => bus.close());
     return bus;
   },
@@ -316,7 +320,7 @@ busContract({
   name: 'redis bus',
   shared: true,
   async newBus(t, logger) {
-    const bus = await createRedisBus({ url: redisUrl, keyPrefix, logger: logger ?? recordingLogger() });
+    const bus = await createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix, logger: logger ?? recordingLogger() });
     t.teardown(() => bus.close());
     return bus;
   },
@@ -330,7 +334,7 @@ busContract({
 t.test('redis bus: buses under different key prefixes never hear each other', async (t) => {
   const otherPrefix = uniquePrefix('busOther');
   const buses = await Promise.all(
-    [keyPrefix, otherPrefix, otherPrefix].map((prefix) => createRedisBus({ url: redisUrl, keyPrefix: prefix, logger: recordingLogger() })),
+    [keyPrefix, otherPrefix, otherPrefix].map((prefix) => createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix: prefix, logger: recordingLogger() })),
   );
   t.teardown(() => Promise.all(buses.map((bus) => bus.close())));
   const [a, b, marker] = buses as [Bus, Bus, Bus];
@@ -347,7 +351,7 @@ t.test('redis bus: buses under different key prefixes never hear each other', as
 t.test('redis bus: creating it fails when Redis cannot be reached', async (t) => {
   const port = await freePort();
   await t.rejects(
-    createRedisBus({ url: `redis://127.0.0.1:${port}`, keyPrefix: uniquePrefix('gone'), logger: recordingLogger() }),
+    createRedisBus<ServerFrame>({ url: `redis://127.0.0.1:${port}`, keyPrefix: uniquePrefix('gone'), logger: recordingLogger() }),
     /cannot reach Redis for the bus: .*ECONNREFUSED/,
   );
 });
@@ -368,7 +372,7 @@ if (clusterUnavailable) {
     shared: true,
     async newBus(t, logger) {
       const { url } = await cluster;
-      const bus = await createRedisBus({ url, keyPrefix: clusterPrefix, logger: logger ?? recordingLogger(), sharded: true });
+      const bus = await createRedisBus<ServerFrame>({ url, keyPrefix: clusterPrefix, logger: logger ?? recordingLogger(), sharded: true });
       t.teardown(() => bus.close());
       return bus;
     },

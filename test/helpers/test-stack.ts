@@ -12,9 +12,13 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { freezeConfig, parseConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
+import { compose, type Services } from '../../src/compose.js';
 import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
-import { tableNames } from '../../src/adapters/dynamodb/table.js';
+import { tableNames, type TableNames } from '../../src/adapters/dynamodb/table.js';
+import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
+import type { UsersRepository } from '../../src/domain/users/ports.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startS3Emulator } from '../../src/local/s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
 import { freePort } from './free-port.js';
@@ -29,6 +33,8 @@ export interface TestStack {
   issuer: string;
   tablePrefix: string;
   redisKeyPrefix: string;
+  /** The stack's tables, for tests that look at (or prepare) rows directly. */
+  store: { doc: DynamoDBDocumentClient; tables: TableNames; users: UsersRepository };
   close(): Promise<void>;
 }
 
@@ -56,11 +62,13 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
   const bucket = 'huddle-test-files';
   const s3 = await startS3Emulator({ port: 0, directory: s3Dir, bucket });
   const idp = await startIdentityProvider({ port: 0 });
-  const { raw } = createDynamoClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const { raw, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const tables = tableNames(tablePrefix);
   try {
-    await ensureTables(raw, tableNames(tablePrefix));
-  } finally {
+    await ensureTables(raw, tables);
+  } catch (err) {
     raw.destroy();
+    throw err;
   }
   const stack: TestStack = {
     dynamodbEndpoint,
@@ -69,6 +77,7 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
     issuer: idp.issuer,
     tablePrefix,
     redisKeyPrefix,
+    store: { doc, tables, users: createUsersRepository(doc, tables.users) },
     env: {
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       HOST: '127.0.0.1',
@@ -83,6 +92,7 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
       SESSION_SECRET: randomBytes(32).toString('base64url'),
     },
     async close() {
+      raw.destroy();
       await idp.close();
       await s3.close();
       await rm(s3Dir, { recursive: true, force: true });
@@ -95,6 +105,8 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
 export interface TestInstance {
   app: FastifyInstance;
   config: Config;
+  /** What the app serves from, for tests that look behind the API (tiers, quotas, sessions). */
+  services: Services;
   baseUrl: string;
   wsUrl: string;
   close(): Promise<void>;
@@ -108,12 +120,14 @@ export async function startInstance(t: Teardown, stack: TestStack, env: Record<s
   const port = await freePort();
   const draft = parseConfig({ ...stack.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env });
   const config = freezeConfig(draft);
-  const app = await buildApp(config);
+  const services = await compose(config);
+  const app = await buildApp(config, services);
   await app.listen({ port, host: '127.0.0.1' });
   let closed = false;
   const instance: TestInstance = {
     app,
     config,
+    services,
     baseUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     async close() {

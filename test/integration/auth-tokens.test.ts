@@ -5,8 +5,9 @@
  */
 import t from 'tap';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
-import { createTokenVerifier, TokenVerificationError, type TokenRejection } from '../../src/adapters/identity/token-verifier.js';
-import { createOidcClient, type SignInError } from '../../src/adapters/identity/oidc-client.js';
+import { createTokenVerifier } from '../../src/adapters/identity/token-verifier.js';
+import { createOidcClient } from '../../src/adapters/identity/oidc-client.js';
+import { TokenVerificationError, type SignInError, type TokenRejection } from '../../src/domain/sessions/ports.js';
 import { createSessionsRepository } from '../../src/adapters/dynamodb/sessions-repository.js';
 import { hashSessionId } from '../../src/domain/sessions/session-service.js';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
@@ -14,7 +15,7 @@ import { signIn } from '../helpers/sign-in.js';
 
 const stack = await startTestStack(t);
 const instance = await startInstance(t, stack, { REDIS_URL: '' });
-const sessions = createSessionsRepository(instance.app.store.doc, instance.app.store.tables.sessions);
+const sessions = createSessionsRepository(stack.store.doc, stack.store.tables.sessions);
 
 async function tokensOf(username: string) {
   const { cookie } = await signIn(instance.baseUrl, username);

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CLIENT_ID, localUserId } from '../../src/local/identity-provider.js';
 import { createSessionsRepository } from '../../src/adapters/dynamodb/sessions-repository.js';
-import { hashSessionId, newSessionId, type SessionRecord } from '../../src/domain/sessions/session-service.js';
+import { hashSessionId, newSessionId } from '../../src/domain/sessions/session-service.js';
+import { SignInError, type SessionRecord } from '../../src/domain/sessions/ports.js';
 import { sessionKey } from '../../src/adapters/dynamodb/table.js';
-import { SignInError } from '../../src/adapters/identity/oidc-client.js';
 import { freePort, startInstance, startTestStack, uniqueId, type TestInstance } from '../helpers/test-stack.js';
 import { CookieJar, browserFetch, reachCallback, signIn } from '../helpers/sign-in.js';
 
@@ -18,10 +18,10 @@ const JSON_ACCEPT = 'application/json';
 const stack = await startTestStack(t);
 const instance = await startInstance(t, stack, { REDIS_URL: '' });
 const { app } = instance;
-const sessionsRepo = createSessionsRepository(app.store.doc, app.store.tables.sessions);
+const sessionsRepo = createSessionsRepository(stack.store.doc, stack.store.tables.sessions);
 
 async function sessionCount(): Promise<number> {
-  const res = await app.store.doc.send(new ScanCommand({ TableName: app.store.tables.sessions, Select: 'COUNT', ConsistentRead: true }));
+  const res = await stack.store.doc.send(new ScanCommand({ TableName: stack.store.tables.sessions, Select: 'COUNT', ConsistentRead: true }));
   return res.Count ?? 0;
 }
 
@@ -96,7 +96,7 @@ t.test('sign in, use the session, sign out', async (t) => {
   t.equal(signedIn.res.status, 200);
   t.same(signedIn.body?.user, { userId: localUserId(name), username: name, email: `${name}@huddle.local`, tier: 'free' });
   t.match(signedIn.body?.quota, { tier: 'free', messagesToday: 0 }, 'with the usage and limits');
-  t.equal(await app.sessions.validate(record!.sessionHash), true);
+  t.equal(await instance.services.sessions.validate(record!.sessionHash), true);
 
   // 5. Sign out: row gone, token revoked, cookie cleared, off to the provider's logout.
   const out = await browserFetch(jar, new URL('/logout', instance.baseUrl), { method: 'POST', form: {} });
@@ -107,8 +107,8 @@ t.test('sign in, use the session, sign out', async (t) => {
   t.equal(logoutUrl.searchParams.get('logout_uri'), `${instance.baseUrl}/`);
   t.ok(out.res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')), 'the session cookie is cleared');
   t.equal(await sessionsRepo.get(record!.sessionHash), undefined, 'the row is gone');
-  t.equal(await app.sessions.validate(record!.sessionHash), false);
-  await t.rejects(app.identity.client.refresh(record!.tokens.refreshToken!), SignInError, 'the refresh token was revoked');
+  t.equal(await instance.services.sessions.validate(record!.sessionHash), false);
+  await t.rejects(instance.services.identity.client.refresh(record!.tokens.refreshToken!), SignInError, 'the refresh token was revoked');
 
   // 6. The provider's logout returns to the app.
   const providerLogout = await browserFetch(jar, logoutUrl);
@@ -183,7 +183,7 @@ t.test('a callback that does not match the sign-in started writes nothing', asyn
       assertJsonError(t, res, body, c.status, c.code);
       t.notOk(res.headers.getSetCookie().some((s) => s.startsWith('huddle_session=') && !s.startsWith('huddle_session=;')), 'no session cookie');
       t.equal(await sessionCount(), before, 'no session row');
-      t.equal(await app.store.users.getById(localUserId(name)), undefined, 'no user row');
+      t.equal(await stack.store.users.getById(localUserId(name)), undefined, 'no user row');
     });
   }
 });
@@ -270,7 +270,7 @@ t.test('a session cookie that opens no valid session is refused', async (t) => {
   await t.test('a planted row that is valid works (the control)', async (t) => {
     const { cookie, sessionHash } = await plant(() => ({}));
     t.equal((await me(instance, cookie)).res.status, 200);
-    t.equal(await app.sessions.validate(sessionHash), true);
+    t.equal(await instance.services.sessions.validate(sessionHash), true);
   });
 
   const refused: [string, () => Promise<{ cookie: string; sessionHash?: string }>][] = [
@@ -286,7 +286,7 @@ t.test('a session cookie that opens no valid session is refused', async (t) => {
       const { res, body } = await me(instance, cookie);
       assertJsonError(t, res, body, 401, 'unauthorized');
       t.ok(res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')), 'the dead cookie is cleared');
-      if (sessionHash) t.equal(await app.sessions.validate(sessionHash), false);
+      if (sessionHash) t.equal(await instance.services.sessions.validate(sessionHash), false);
     });
   }
 
@@ -312,9 +312,9 @@ t.test('lastSeenAt moves at most once a minute', async (t) => {
   const recent = Date.now() - 30_000;
   const old = Date.now() - 120_000;
   const setLastSeen = (value: number) =>
-    app.store.doc.send(
+    stack.store.doc.send(
       new UpdateCommand({
-        TableName: app.store.tables.sessions,
+        TableName: stack.store.tables.sessions,
         Key: sessionKey(sessionHash),
         UpdateExpression: 'SET last_seen_at = :v',
         ExpressionAttributeValues: { ':v': value },
@@ -333,9 +333,9 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
   const sessionHash = hashSessionId(cookieValue(cookie));
   const original = (await sessionsRepo.get(sessionHash))!;
   const soon = Date.now() + 60_000;
-  await app.store.doc.send(
+  await stack.store.doc.send(
     new UpdateCommand({
-      TableName: app.store.tables.sessions,
+      TableName: stack.store.tables.sessions,
       Key: sessionKey(sessionHash),
       UpdateExpression: 'SET access_token_expires_at = :soon',
       ExpressionAttributeValues: { ':soon': soon },
@@ -351,8 +351,8 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
     t.equal(row.tokens.accessToken, original.tokens.accessToken);
     t.equal(row.tokens.accessTokenExpiresAt, soon);
     // Let the next attempt go ahead at once instead of a minute later.
-    await app.store.doc.send(
-      new UpdateCommand({ TableName: app.store.tables.sessions, Key: sessionKey(sessionHash), UpdateExpression: 'REMOVE refresh_claimed_at' }),
+    await stack.store.doc.send(
+      new UpdateCommand({ TableName: stack.store.tables.sessions, Key: sessionKey(sessionHash), UpdateExpression: 'REMOVE refresh_claimed_at' }),
     );
   });
 
@@ -363,7 +363,7 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
     t.ok(row.tokens.accessTokenExpiresAt > soon + 30 * 60_000, 'valid for a fresh hour');
     t.equal(row.tokens.refreshToken, original.tokens.refreshToken, 'the refresh token is kept');
     t.equal(row.refreshClaimedAt, undefined, 'the refresh claim is released');
-    const verified = await app.identity.verifier.verifyAccessToken(row.tokens.accessToken);
+    const verified = await instance.services.identity.verifier.verifyAccessToken(row.tokens.accessToken);
     t.equal(verified.sub, original.userId);
   });
 });

@@ -7,7 +7,7 @@ import t from 'tap';
 import type { Bus, BusChannel, BusDelivery } from '../../src/domain/fanout/ports.js';
 import { chatChannel, userChannel } from '../../src/domain/fanout/ports.js';
 import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
-import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { redisServerUnavailable, startRedisCluster, startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
@@ -23,14 +23,14 @@ async function until(done: () => boolean | Promise<boolean>, what: string) {
 }
 
 interface Instance {
-  bus: Bus;
-  got: BusDelivery[];
+  bus: Bus<ServerFrame>;
+  got: BusDelivery<ServerFrame>[];
   recoveries: number;
-  on(channel: BusChannel): BusDelivery[];
+  on(channel: BusChannel): BusDelivery<ServerFrame>[];
 }
 
 async function instance(t: Tap, server: { url: string }, keyPrefix: string, sharded = false): Promise<Instance> {
-  const bus = await createRedisBus({ url: server.url, keyPrefix, logger: silentLogger, sharded });
+  const bus = await createRedisBus<ServerFrame>({ url: server.url, keyPrefix, logger: silentLogger, sharded });
   t.teardown(() => bus.close());
   const self: Instance = {
     bus,

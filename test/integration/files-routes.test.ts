@@ -132,7 +132,7 @@ t.test('storage: uploads hold nothing; the send that does not fit is refused and
   const socket = await online(a, ann);
   const first = await upload(ann, chatId, 'a.txt', 'text/plain', bytes(6 * 1024));
   const second = await upload(ann, chatId, 'b.txt', 'text/plain', bytes(6 * 1024));
-  const usage = (who: Person) => a.app.services.quotas.summary(who.userId);
+  const usage = (who: Person) => a.services.quotas.summary(who.userId);
   t.equal((await usage(ann)).storageBytes, 0, 'two uploads, nothing held');
 
   const firstId = nextId();
@@ -169,7 +169,7 @@ t.test('a file message takes only your own, uploaded file', async (t) => {
 
   const history = await api<{ messages: unknown[] }>(a, bob, 'GET', `/chats/${chatId}/messages`);
   t.equal(history.body.messages.length, 0, 'nothing was stored');
-  t.equal((await a.app.services.quotas.summary(bob.userId)).messagesToday, 0, 'and nothing counted');
+  t.equal((await a.services.quotas.summary(bob.userId)).messagesToday, 0, 'and nothing counted');
 });
 
 t.test('download URLs only for current members of the chat the file is in', async (t) => {

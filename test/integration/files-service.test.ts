@@ -15,13 +15,13 @@ import { createUsersRepository } from '../../src/adapters/dynamodb/users-reposit
 import { createQuotasRepository } from '../../src/adapters/dynamodb/quotas-repository.js';
 import { createChatsRepository } from '../../src/adapters/dynamodb/chats-repository.js';
 import { createChatsService } from '../../src/domain/chats/chats-service.js';
-import { busChatEvents } from '../../src/transport/realtime/event-publisher.js';
+import { createBusEventPublisher } from '../../src/transport/realtime/event-frames.js';
 import { createMemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createQuotasService, type QuotasService } from '../../src/domain/quotas/quotas-service.js';
 import { createFilesService, type FilesService } from '../../src/domain/files/files-service.js';
 import { createPendingSweeper } from '../../src/domain/files/pending-sweeper.js';
-import { createS3Blob } from '../../src/adapters/s3/s3-blob-store.js';
-import type { BlobStore } from '../../src/domain/files/blob-store.js';
+import { createS3BlobStore } from '../../src/adapters/s3/s3-blob-store.js';
+import type { BlobStore } from '../../src/domain/files/ports.js';
 import { newFileToken } from '../../src/domain/files/file-policy.js';
 import { AppError, chatNotFound } from '../../src/model/errors.js';
 import { startTestStack, uniqueId, type Teardown, type TestStack } from '../helpers/test-stack.js';
@@ -81,7 +81,7 @@ async function world(t: Teardown): Promise<World> {
   const chats = createChatsService({
     chats: createChatsRepository(doc, tables),
     users,
-    events: busChatEvents(createMemoryBus()),
+    events: createBusEventPublisher(createMemoryBus()),
     groupMaxMembers: 50,
     clock,
   });
@@ -90,7 +90,7 @@ async function world(t: Teardown): Promise<World> {
     limits: { free: { messagesPerDay: 200, storageBytes: FREE_STORAGE }, premium: { messagesPerDay: 10_000, storageBytes: 10 * FREE_STORAGE } },
     clock,
   });
-  const blob = createS3Blob(s3, bucket);
+  const blob = createS3BlobStore(s3, bucket);
   const files = createFilesService({ blob, quotas, isMember: (chatId, userId) => chats.isMember(chatId, userId), policy, clock });
 
   const person = async (): Promise<Person> => {

@@ -71,7 +71,7 @@ t.test('50 concurrent sends through two instances at the free limit: exactly the
   );
   for (let i = 0; i < 20; i++) await bobOnB.next('message', (f) => f.message.chatId === chatId);
   await bobOnB.none('message', undefined, 300);
-  t.equal((await b.app.services.quotas.summary(ann.userId)).messagesToday, 20);
+  t.equal((await b.services.quotas.summary(ann.userId)).messagesToday, 20);
 });
 
 t.test('switching a user to premium raises the limit on a live socket at once', async (t) => {
@@ -85,7 +85,7 @@ t.test('switching a user to premium raises the limit on a live socket at once', 
 
   // 1. An operator switches Ann to premium through the other instance's service
   //    (what `npm run user:tier` does, through the same Redis).
-  const change = await b.app.services.quotas.setTier(ann.username, 'premium');
+  const change = await b.services.quotas.setTier(ann.username, 'premium');
   t.equal(change.notified, true);
 
   // 2. Ann's open socket on instance A hears it, and her next message goes through.

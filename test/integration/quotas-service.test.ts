@@ -11,10 +11,13 @@ import { createUsersRepository } from '../../src/adapters/dynamodb/users-reposit
 import { createQuotasRepository } from '../../src/adapters/dynamodb/quotas-repository.js';
 import { createQuotasService, type QuotasService } from '../../src/domain/quotas/quotas-service.js';
 import type { QuotaLimits } from '../../src/domain/quotas/quota-policy.js';
+import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
-import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import { userChannel, type BusDelivery } from '../../src/domain/fanout/ports.js';
-import type { QuotaSummary } from '../../src/transport/realtime/protocol.js';
+import type { QuotaSummary } from '../../src/model/index.js';
+import type { EventPublisher } from '../../src/domain/events/ports.js';
+import { createBusEventPublisher } from '../../src/transport/realtime/event-frames.js';
 import { AppError } from '../../src/model/errors.js';
 import { requireEnv, uniqueId, type Teardown } from '../helpers/test-stack.js';
 
@@ -36,7 +39,7 @@ interface Deployment {
   tables: TableNames;
   endpoint: string;
   /** One more instance: its own DynamoDB client, repository and service. */
-  instance(options?: { clock?: () => number; publishQuota?: (userId: string, quota: QuotaSummary) => Promise<void> }): QuotasService;
+  instance(options?: { clock?: () => number; events?: EventPublisher }): QuotasService;
   /** A signed-in user: the row sign-in creates. */
   user(username?: string): Promise<{ userId: string; username: string }>;
 }
@@ -58,7 +61,7 @@ async function deployment(t: Teardown): Promise<Deployment> {
         repository: createQuotasRepository(doc, tables.users),
         limits,
         clock: options.clock ?? (() => NOV_22_NOON),
-        ...(options.publishQuota ? { publishQuota: options.publishQuota } : {}),
+        ...(options.events ? { events: options.events } : {}),
       });
     },
     async user(username = uniqueId('user')) {
@@ -203,14 +206,12 @@ t.test('setTier pushes a quota frame to the user channel through Redis, and refu
   const d = await deployment(t);
   const redisUrl = requireEnv('REDIS_URL');
   const keyPrefix = `${uniqueId('quota')}:`;
-  const listening = await createRedisBus({ url: redisUrl, keyPrefix, logger: silentLogger });
+  const listening = await createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix, logger: silentLogger });
   t.teardown(() => listening.close());
-  const publishing = await createRedisBus({ url: redisUrl, keyPrefix, logger: silentLogger });
+  const publishing = await createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix, logger: silentLogger });
   t.teardown(() => publishing.close());
 
-  const quotas = d.instance({
-    publishQuota: (userId, quota) => publishing.publish(userChannel(userId), { type: 'quota', quota }),
-  });
+  const quotas = d.instance({ events: createBusEventPublisher(publishing) });
   const { userId, username } = await d.user();
   await listening.subscribe(userChannel(userId));
   const frames: BusDelivery[] = [];
@@ -235,8 +236,10 @@ t.test('every counted message pushes the new usage to the user', async (t) => {
   const d = await deployment(t);
   const pushed: QuotaSummary[] = [];
   const quotas = d.instance({
-    publishQuota: async (_userId, quota) => {
-      pushed.push(quota);
+    events: {
+      async publish(event) {
+        if (event.type === 'quota.changed') pushed.push(event.quota);
+      },
     },
   });
   const { userId } = await d.user();
@@ -255,7 +258,7 @@ t.test('every counted message pushes the new usage to the user', async (t) => {
 
 t.test('a publisher that fails does not fail the change', async (t) => {
   const d = await deployment(t);
-  const quotas = d.instance({ publishQuota: () => Promise.reject(new Error('bus down')) });
+  const quotas = d.instance({ events: { publish: () => Promise.reject(new Error('bus down')) } });
   const { userId, username } = await d.user();
   t.equal((await quotas.consumeMessage(userId)).messagesToday, 1);
   const change = await quotas.setTier(username, 'premium');

@@ -12,8 +12,9 @@ import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames } from '../../src/adapters/dynamodb/table.js';
 import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
+import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
-import { silentLogger } from '../../src/adapters/bus-listeners.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import { userChannel, type BusDelivery } from '../../src/domain/fanout/ports.js';
 import { freePort, requireEnv, uniqueId } from '../helpers/test-stack.js';
 
@@ -52,7 +53,7 @@ t.test('user:tier sets the tier, prints the new limits and pushes a quota frame 
   const userId = uniqueId('sub');
   await users.upsertOnSignIn({ userId, username }, Date.now());
 
-  const bus = await createRedisBus({ url: redisUrl, keyPrefix: redisKeyPrefix, logger: silentLogger });
+  const bus = await createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix: redisKeyPrefix, logger: silentLogger });
   t.teardown(() => bus.close());
   await bus.subscribe(userChannel(userId));
   const frames: BusDelivery[] = [];

@@ -8,7 +8,7 @@ import {
   sessionCookieName,
   type LoginAttempt,
 } from '../../src/transport/http/session-cookie.js';
-import { prefersHtml } from '../../src/transport/http/auth-replies.js';
+import { prefersHtml } from '../../src/transport/http/error-handler.js';
 import { localGroupsOf, localUserId, USERNAME_PATTERN } from '../../src/local/identity-provider.js';
 
 const ORIGIN = 'http://localhost:3000';

@@ -15,12 +15,9 @@ import {
   sessionStatus,
   shouldRefreshTokens,
   shouldTouch,
-  type SessionRecord,
-  type SessionsRepository,
-  type SessionTokens,
-  type TokenRefresher,
 } from '../../src/domain/sessions/session-service.js';
-import type { User } from '../../src/domain/users/ports.js';
+import type { SessionRecord, SessionsRepository, SessionTokens, TokenRefresher } from '../../src/domain/sessions/ports.js';
+import type { User } from '../../src/model/index.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 const HOUR = 3_600_000;
@@ -127,7 +124,7 @@ function harness(options: { refreshTokens?: TokenRefresher } = {}) {
     users: { getById: async (id) => users.get(id) },
     policy,
     refreshTokens: options.refreshTokens,
-    log: { warn: (obj, msg) => warnings.push({ obj, msg }) },
+    log: { warn: (obj, msg) => warnings.push({ obj, msg: msg ?? '' }) },
     clock: () => clock.now,
   });
   return { clock, store, warnings, users, service };

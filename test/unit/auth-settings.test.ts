@@ -1,8 +1,12 @@
 /** How sign-in reads the configuration in each mode; nothing here touches the network. */
 import t from 'tap';
-import { loadConfig } from '../../src/config.js';
-import { createOidcClient, oidcSettingsFrom } from '../../src/adapters/identity/oidc-client.js';
-import { createTokenVerifier, TokenVerificationError, verifierSettingsFrom } from '../../src/adapters/identity/token-verifier.js';
+import { freezeConfig, parseConfig } from '../../src/config.js';
+
+const loadConfig = (env: Record<string, string>) => freezeConfig(parseConfig(env));
+import { createOidcClient } from '../../src/adapters/identity/oidc-client.js';
+import { createTokenVerifier } from '../../src/adapters/identity/token-verifier.js';
+import { oidcSettingsFrom, verifierSettingsFrom } from '../../src/compose.js';
+import { TokenVerificationError } from '../../src/domain/sessions/ports.js';
 
 const awsEnv = {
   COGNITO_USER_POOL_ID: 'eu-west-1_AbC123',

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { directChatId, previewOf, summaryFor, byLatestActivity, type Chat } from '../../src/domain/chats/chat-rules.js';
+import { directChatId, summaryFor, byLatestActivity, type Chat } from '../../src/domain/chats/chat-rules.js';
+import { previewOf } from '../../src/shared/preview.js';
 
 t.test('a direct chat id depends only on the pair', async (t) => {
   t.equal(directChatId('alice-id', 'bob-id'), directChatId('bob-id', 'alice-id'));

@@ -9,7 +9,7 @@ import staticPlugin from '../../src/transport/http/static.js';
 async function build(t: { teardown(fn: () => unknown): void }) {
   const app = Fastify({ logger: false });
   t.teardown(() => app.close());
-  await app.register(staticPlugin);
+  await app.register(staticPlugin, { secure: false });
   app.get('/api/ping', async () => ({ ok: true }));
   await app.ready();
   return app;

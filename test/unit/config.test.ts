@@ -2,7 +2,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, parseConfig, variables } from '../../src/config.js';
+import { ConfigError, freezeConfig, parseConfig, variables } from '../../src/config.js';
+
+const loadConfig = (env: Record<string, string>) => freezeConfig(parseConfig(env));
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -7,11 +7,10 @@ import {
   decodeNameFromMetadata,
   encodeNameForMetadata,
   fileKey,
-  isAllowedType,
-  mediaTypeOf,
   newFileToken,
   parseFileKey,
 } from '../../src/domain/files/file-policy.js';
+import { isAllowedType, mediaTypeOf } from '../../src/shared/files.js';
 import { AppError } from '../../src/model/errors.js';
 
 const allowed = ['image/png', 'image/jpeg', 'application/pdf', 'text/plain'];

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { formatBytes } from '../../src/shared/files.js';
 import {
-  formatBytes,
   limitsFor,
   messageLimitReached,
   nextUtcMidnight,

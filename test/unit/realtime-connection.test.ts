@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import pino from 'pino';
-import { Connection, type SocketLike } from '../../src/transport/realtime/client-connection.js';
+import { ClientConnection, type SocketLike } from '../../src/transport/realtime/client-connection.js';
 
 class FakeSocket implements SocketLike {
   readyState = 1;
@@ -35,7 +35,7 @@ const limits = { softBytes: 1000, hardBytes: 5000 };
 
 t.test('past the soft limit typing and presence are dropped, messages are not', async (t) => {
   const socket = new FakeSocket();
-  const connection = new Connection(socket, user, log, limits);
+  const connection = new ClientConnection(socket, user, log, limits);
   socket.bufferedAmount = 2000;
   connection.send({ type: 'typing', chatId: 'c', userId: 'u2', username: 'bob' });
   connection.send({ type: 'presence', userId: 'u2', online: true });
@@ -46,7 +46,7 @@ t.test('past the soft limit typing and presence are dropped, messages are not', 
 
 t.test('past the hard limit the socket is closed with the reconnect-and-sync code', async (t) => {
   const socket = new FakeSocket();
-  const connection = new Connection(socket, user, log, limits);
+  const connection = new ClientConnection(socket, user, log, limits);
   socket.bufferedAmount = 6000;
   connection.sendJson('{"type":"message"}');
   t.same(socket.sent, [], 'nothing more is queued');
@@ -56,7 +56,7 @@ t.test('past the hard limit the socket is closed with the reconnect-and-sync cod
 
 t.test('frames past the burst are refused, and a flood closes the socket', async (t) => {
   const socket = new FakeSocket();
-  const connection = new Connection(socket, user, log, limits);
+  const connection = new ClientConnection(socket, user, log, limits);
   const now = 1_000_000;
   let admitted = 0;
   for (let i = 0; i < 100; i++) if (connection.admitFrame(now)) admitted += 1;
@@ -69,7 +69,7 @@ t.test('frames past the burst are refused, and a flood closes the socket', async
 
 t.test('a peer that misses a ping is terminated at the next one', async (t) => {
   const socket = new FakeSocket();
-  const connection = new Connection(socket, user, log, limits);
+  const connection = new ClientConnection(socket, user, log, limits);
   connection.ping();
   t.equal(socket.pings, 1);
   connection.alive = true; // the pong arrived

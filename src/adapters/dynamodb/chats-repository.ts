@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -7,7 +6,9 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Chat, ChatsRepository } from '../../domain/chats/chat-rules.js';
+import type { Chat } from '../../domain/chats/chat-rules.js';
+import type { ChatsRepository } from '../../domain/chats/ports.js';
+import { conditionFailed, transactionConditionFailed } from './conditional.js';
 import { chatKey, userKey, type TableNames } from './table.js';
 
 interface ChatItem {
@@ -43,12 +44,6 @@ function toChat(item: Record<string, unknown>): Chat {
         : undefined,
     updatedAt: c.updated_at,
   };
-}
-
-function cancelledBecauseOfCondition(err: unknown, index: number): boolean {
-  return (
-    err instanceof TransactionCanceledException && err.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed'
-  );
 }
 
 /**
@@ -106,7 +101,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
         );
         return true;
       } catch (err) {
-        if (cancelledBecauseOfCondition(err, 0)) return false;
+        if (transactionConditionFailed(err, 0)) return false;
         throw err;
       }
     },
@@ -168,7 +163,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
           }),
         );
       } catch (err) {
-        if (err instanceof TransactionCanceledException) return undefined;
+        if (transactionConditionFailed(err)) return undefined;
         throw err;
       }
       return get(chatId);
@@ -204,7 +199,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
           }),
         );
       } catch (err) {
-        if (err instanceof TransactionCanceledException) return undefined;
+        if (transactionConditionFailed(err)) return undefined;
         throw err;
       }
       return get(chatId);
@@ -227,7 +222,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
         );
         return Number(res.Attributes!.last_seq);
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return undefined;
+        if (conditionFailed(err)) return undefined;
         throw err;
       }
     },
@@ -246,7 +241,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
         );
         return 'ok';
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        if (!conditionFailed(err)) throw err;
         const chat = await get(chatId);
         return chat && Object.hasOwn(chat.members, userId) ? 'not_forward' : 'not_member';
       }

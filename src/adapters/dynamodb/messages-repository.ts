@@ -1,7 +1,7 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AppendResult, MessageStore, SentRecord } from '../../domain/messages/ports.js';
-import type { Message } from '../../transport/realtime/protocol.js';
+import type { Message } from '../../model/index.js';
+import { transactionConditionFailed } from './conditional.js';
 import { dedupeKey, TTL_ATTRIBUTE } from './table.js';
 
 /** How long a retry with the same clientMsgId is recognised. */
@@ -81,7 +81,7 @@ export function createMessagesRepository(doc: DynamoDBDocumentClient, tableName:
         );
         return { status: 'stored' };
       } catch (err) {
-        if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        if (transactionConditionFailed(err, 0)) {
           const original = await findSent(message.senderId, message.clientMsgId);
           if (original) return { status: 'duplicate', original };
         }

@@ -4,11 +4,12 @@
  * a conditional UpdateItem whose condition reads `is_premium` itself, so the limit
  * that applies is the one in force at the moment of the write, on every instance.
  */
-import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CountOutcome, DailyMessageLimits, QuotasRepository, StorageLimits, TierChange } from '../../domain/quotas/ports.js';
 import { tierOf, type QuotaUsage } from '../../domain/quotas/quota-policy.js';
-import type { Tier } from '../../domain/users/ports.js';
+import type { Tier } from '../../model/index.js';
+import { conditionFailed } from './conditional.js';
 import { createUsersRepository } from './users-repository.js';
 import { userKey } from './table.js';
 
@@ -65,7 +66,7 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
       );
       return { ok: true, item: res.Attributes! };
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return { ok: false, item: oldItemOf(err) };
+      if (conditionFailed(err)) return { ok: false, item: oldItemOf(err) };
       throw err;
     }
   }
@@ -187,7 +188,7 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
         const previous = toUsage(res.Attributes!);
         return { previous, current: { ...previous, tier } };
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return undefined;
+        if (conditionFailed(err)) return undefined;
         throw err;
       }
     },

@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { SessionRecord, SessionsRepository, SessionTokens } from '../../domain/sessions/session-service.js';
+import type { SessionRecord, SessionsRepository, SessionTokens } from '../../domain/sessions/ports.js';
+import { appliedIfCondition } from './conditional.js';
 import { TTL_ATTRIBUTE, sessionKey } from './table.js';
 
 type SessionItem = {
@@ -58,16 +58,6 @@ function tokenAttributes(tokens: SessionTokens) {
   };
 }
 
-async function conditional(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
-}
-
 /** UserSessions in DynamoDB: one row per session, keyed by the hash of the cookie's id. */
 export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName: string): SessionsRepository {
   return {
@@ -87,7 +77,7 @@ export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName:
     },
 
     touch(sessionHash, now, ifLastSeenBefore) {
-      return conditional(() =>
+      return appliedIfCondition(
         doc.send(
           new UpdateCommand({
             TableName: tableName,
@@ -101,7 +91,7 @@ export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName:
     },
 
     claimTokenRefresh(sessionHash, now, staleBefore) {
-      return conditional(() =>
+      return appliedIfCondition(
         doc.send(
           new UpdateCommand({
             TableName: tableName,
@@ -118,7 +108,7 @@ export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName:
     saveRefreshedTokens(sessionHash, tokens) {
       const attributes = tokenAttributes(tokens);
       const names = Object.keys(attributes);
-      return conditional(() =>
+      return appliedIfCondition(
         doc.send(
           new UpdateCommand({
             TableName: tableName,

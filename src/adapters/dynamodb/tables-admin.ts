@@ -43,7 +43,10 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
   return result;
 }
 
-/** Resolves when every table answers DescribeTable: the readiness probe's DynamoDB check. */
+/**
+ * The readiness probe's DynamoDB check: one DescribeTable of the messages table,
+ * which answers only when DynamoDB is reachable and the tables exist.
+ */
 export async function tablesReachable(client: DynamoDBClient, names: TableNames): Promise<void> {
   await client.send(new DescribeTableCommand({ TableName: names.messages }));
 }

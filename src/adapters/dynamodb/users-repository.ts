@@ -1,6 +1,6 @@
-import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { SignInProfile, Tier, User, UsersRepository } from '../../domain/users/ports.js';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SignInProfile, UsersRepository } from '../../domain/users/ports.js';
+import type { User } from '../../model/index.js';
 import { USERNAME_INDEX, userKey } from './table.js';
 
 type UserItem = {
@@ -53,22 +53,6 @@ export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: st
       return res.Item ? toUser(res.Item) : undefined;
     },
 
-    async getManyByIds(userIds) {
-      const unique = [...new Set(userIds)];
-      const users: User[] = [];
-      for (let i = 0; i < unique.length; i += 100) {
-        let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map(userKey);
-        // BatchGet may hand back unprocessed keys under load; ask again until none are left.
-        for (let attempt = 0; keys && keys.length > 0 && attempt < 8; attempt++) {
-          const res: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
-          users.push(...(res.Responses?.[tableName] ?? []).map(toUser));
-          keys = res.UnprocessedKeys?.[tableName]?.Keys;
-          if (keys?.length) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        }
-      }
-      return users;
-    },
-
     async getByUsername(username) {
       const res = await doc.send(
         new QueryCommand({
@@ -81,25 +65,6 @@ export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: st
       );
       const item = res.Items?.[0];
       return item ? toUser(item) : undefined;
-    },
-
-    async setTier(userId: string, tier: Tier) {
-      try {
-        const res = await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: userKey(userId),
-            UpdateExpression: 'SET is_premium = :p',
-            ConditionExpression: 'attribute_exists(user_id)',
-            ExpressionAttributeValues: { ':p': tier === 'premium' },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return toUser(res.Attributes!);
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return undefined;
-        throw err;
-      }
     },
   };
 }

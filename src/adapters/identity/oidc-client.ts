@@ -5,7 +5,7 @@
  * retried after a failure, so the app boots even while the provider is away.
  */
 import * as openid from 'openid-client';
-import type { Config } from '../../config.js';
+import { SignInError, type AuthorizationRequest, type IdentityProvider, type ProviderTokens } from '../../domain/sessions/ports.js';
 
 /** What huddle asks of the hosted UI (the Cognito app client must allow these). */
 export const SIGN_IN_SCOPES = 'openid email profile';
@@ -27,62 +27,9 @@ export interface OidcSettings {
   timeoutS?: number;
 }
 
-export function oidcSettingsFrom(config: Config): OidcSettings {
-  const clientId = config.identity.clientId;
-  if (!clientId) throw new Error('COGNITO_CLIENT_ID is not set: sign-in needs the app client id');
-  const issuer =
-    config.mode === 'aws'
-      ? `https://cognito-idp.${config.aws.region}.amazonaws.com/${config.identity.userPoolId}`
-      : config.identity.localIssuer;
-  if (!issuer) throw new Error('OIDC_ISSUER is not set: local sign-in needs the local identity provider');
-  const logoutOrigin = config.mode === 'aws' ? config.identity.domain : issuer;
-  if (!logoutOrigin) throw new Error('COGNITO_DOMAIN is not set: sign-out needs the hosted UI domain');
-  return {
-    issuer,
-    clientId,
-    clientSecret: config.identity.clientSecret,
-    redirectUri: `${config.http.publicOrigin}/authorize`,
-    logoutOrigin,
-    logoutUri: `${config.http.publicOrigin}/`,
-    allowHttp: config.mode === 'local' && issuer.startsWith('http:'),
-  };
-}
+export type OidcClient = IdentityProvider;
 
-export type SignInFailureReason =
-  /** The code was forged, expired or already used (`invalid_grant`). */
-  | 'invalid_code'
-  /** The provider's answer broke the protocol (state, issuer, nonce, ...). */
-  | 'invalid_response'
-  /** The provider could not be reached or failed. */
-  | 'provider_unavailable';
-
-export class SignInError extends Error {
-  constructor(
-    readonly reason: SignInFailureReason,
-    /** Class and OAuth error code of the cause: safe to log. */
-    readonly summary: string,
-  ) {
-    super(`sign-in failed: ${reason}`);
-    this.name = 'SignInError';
-  }
-}
-
-export interface ProviderTokens {
-  accessToken: string;
-  idToken?: string | undefined;
-  refreshToken?: string | undefined;
-}
-
-export interface AuthorizationRequest {
-  url: string;
-  codeVerifier: string;
-  state: string;
-  nonce: string;
-}
-
-export type OidcClient = ReturnType<typeof createOidcClient>;
-
-export function createOidcClient(settings: OidcSettings) {
+export function createOidcClient(settings: OidcSettings): IdentityProvider {
   let configuration: Promise<openid.Configuration> | undefined;
 
   function discover(): Promise<openid.Configuration> {

@@ -12,7 +12,9 @@ import { FetchError, JwtExpiredError, NonRetryableFetchError } from 'aws-jwt-ver
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import type { Config } from '../../config.js';
+import { TokenVerificationError, type TokenVerifier, type VerifiedAccessToken, type VerifiedIdentity } from '../../domain/sessions/ports.js';
+
+export type { TokenVerifier };
 
 export interface VerifierSettings {
   mode: 'aws' | 'local';
@@ -21,43 +23,6 @@ export interface VerifierSettings {
   userPoolId?: string | undefined;
   /** Issuer of the local provider, local mode. */
   issuer?: string | undefined;
-}
-
-export function verifierSettingsFrom(config: Config): VerifierSettings {
-  return {
-    mode: config.mode,
-    clientId: config.identity.clientId ?? '',
-    userPoolId: config.identity.userPoolId,
-    issuer: config.identity.localIssuer,
-  };
-}
-
-/** Who the provider says signed in (from the ID token). */
-export interface VerifiedIdentity {
-  sub: string;
-  username: string;
-  email?: string | undefined;
-  groups: string[];
-}
-
-export interface VerifiedAccessToken {
-  sub: string;
-  groups: string[];
-  /** Epoch ms. */
-  expiresAt: number;
-}
-
-export type TokenRejection = 'invalid' | 'expired' | 'unavailable';
-
-export class TokenVerificationError extends Error {
-  constructor(
-    readonly reason: TokenRejection,
-    /** Error class only: safe to log. */
-    readonly summary: string,
-  ) {
-    super(`token rejected: ${reason}`);
-    this.name = 'TokenVerificationError';
-  }
 }
 
 /** JWKS over plain fetch: works with http (the local provider) as well as https. */
@@ -76,9 +41,7 @@ class FetchJwksFetcher implements Fetcher {
 
 type Verify = (token: string) => Promise<JwtPayload>;
 
-export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
-
-export function createTokenVerifier(settings: VerifierSettings) {
+export function createTokenVerifier(settings: VerifierSettings): TokenVerifier {
   const { clientId } = settings;
   let verifyId: Verify;
   let verifyAccess: Verify;

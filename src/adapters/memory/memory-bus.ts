@@ -3,18 +3,21 @@
  * this process's listeners. `onRecovered` never fires, since nothing can drop.
  * Used when `REDIS_URL` is unset and by unit tests.
  */
-import type { Bus, BusChannel } from '../../domain/fanout/ports.js';
-import { newNodeId } from '../redis/envelope.js';
-import { createDeliveryListeners, silentLogger, type AdapterLogger } from '../bus-listeners.js';
+import { randomBytes } from 'node:crypto';
+import type { Bus, BusChannel, BusFrame } from '../../domain/fanout/ports.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
+import { createDeliveryListeners } from '../bus-listeners.js';
 
 export interface MemoryBusOptions {
   /** Where a throwing listener is reported. @default a logger that drops everything */
-  logger?: AdapterLogger;
+  logger?: Logger;
+  /** This instance's id. @default a random one */
+  nodeId?: string;
 }
 
-export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
-  const nodeId = newNodeId();
-  const listeners = createDeliveryListeners(opts.logger ?? silentLogger);
+export function createMemoryBus<Frame extends BusFrame = BusFrame>(opts: MemoryBusOptions = {}): Bus<Frame> {
+  const nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
+  const listeners = createDeliveryListeners<Frame>(opts.logger ?? silentLogger);
   const subscribed = new Set<BusChannel>();
   let closed = false;
 

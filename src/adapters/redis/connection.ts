@@ -4,7 +4,7 @@
  * by the bus transports and the presence store.
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { AdapterLogger } from '../bus-listeners.js';
+import type { Logger } from '../../domain/logger.js';
 
 /**
  * Reconnect backoff: 100 ms doubling to 2 s, with jitter so instances that lost
@@ -48,7 +48,7 @@ export async function closeConnection(client: Redis | Cluster): Promise<void> {
  * Logs connection errors without flooding: while Redis is down, every reconnect
  * attempt fails the same way, so only a change of error is a warning.
  */
-export function watchConnection(client: Redis, role: string, log: AdapterLogger): void {
+export function watchConnection(client: Redis, role: string, log: Logger): void {
   let lastError = '';
   client.on('error', (err: Error) => {
     const summary = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;

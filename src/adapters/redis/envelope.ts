@@ -8,7 +8,7 @@
  * version it does not know instead of misreading them.
  */
 import { randomBytes } from 'node:crypto';
-import type { ServerFrame } from '../../transport/realtime/protocol.js';
+import type { BusFrame } from '../../domain/fanout/ports.js';
 
 const VERSION = '1';
 const SEPARATOR = '|';
@@ -24,7 +24,7 @@ export function encodeEnvelope(nodeId: string, frameJson: string): string {
 }
 
 export type DecodedEnvelope =
-  | { ok: true; origin: string; json: string; frame: ServerFrame }
+  | { ok: true; origin: string; json: string; frame: BusFrame }
   | { ok: false; reason: string };
 
 export function decodeEnvelope(raw: string): DecodedEnvelope {
@@ -51,7 +51,7 @@ export function decodeEnvelope(raw: string): DecodedEnvelope {
  * from a typed `ServerFrame`, and a newer instance may send types this one does
  * not know yet, which sockets may still want.
  */
-function isFrameShaped(value: unknown): value is ServerFrame {
+function isFrameShaped(value: unknown): value is BusFrame {
   return (
     typeof value === 'object' &&
     value !== null &&

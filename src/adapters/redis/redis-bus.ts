@@ -9,9 +9,10 @@
  * that set itself, so it knows when every subscription is active again and can
  * tell its `onRecovered` listeners.
  */
-import type { Bus, BusChannel } from '../../domain/fanout/ports.js';
+import type { Bus, BusChannel, BusFrame } from '../../domain/fanout/ports.js';
+import type { Logger } from '../../domain/logger.js';
+import { createDeliveryListeners } from '../bus-listeners.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
-import { createDeliveryListeners, type AdapterLogger } from '../bus-listeners.js';
 import { createShardedTransport } from './sharded-transport.js';
 import { createStandaloneTransport } from './standalone-transport.js';
 
@@ -20,7 +21,9 @@ export interface RedisBusOptions {
   url: string;
   /** Put before every channel name, so deployments (and test runs) sharing a Redis never hear each other. */
   keyPrefix: string;
-  logger: AdapterLogger;
+  logger: Logger;
+  /** This instance's id, carried in every envelope so its own echo is dropped. @default a random one */
+  nodeId?: string;
   /**
    * Use sharded pub/sub (SSUBSCRIBE/SPUBLISH) on a Redis Cluster: each channel
    * lives on the shard that owns its slot instead of being broadcast to every node.
@@ -34,13 +37,13 @@ const PING_TIMEOUT_MS = 1500;
 /** One SUBSCRIBE carries at most this many channels when re-subscribing after a reconnect. */
 const RESUBSCRIBE_BATCH = 1000;
 
-export async function createRedisBus(opts: RedisBusOptions): Promise<Bus> {
-  const nodeId = newNodeId();
+export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: RedisBusOptions): Promise<Bus<Frame>> {
+  const nodeId = opts.nodeId ?? newNodeId();
   const log = opts.logger;
   const transport = opts.sharded
     ? createShardedTransport({ url: opts.url, nodeId, logger: log })
     : createStandaloneTransport({ url: opts.url, nodeId, logger: log });
-  const listeners = createDeliveryListeners(log);
+  const listeners = createDeliveryListeners<Frame>(log);
 
   const redisChannel = (channel: BusChannel) => `${opts.keyPrefix}${channel}`;
   const busChannel = (name: string): BusChannel | undefined =>
@@ -81,7 +84,8 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<Bus> {
       return;
     }
     if (envelope.origin === nodeId) return; // delivered locally inside publish()
-    listeners.deliver({ channel, frame: envelope.frame, json: envelope.json, origin: envelope.origin });
+    // The publisher built the frame from the same typed vocabulary; the bus only checks its outline.
+    listeners.deliver({ channel, frame: envelope.frame as Frame, json: envelope.json, origin: envelope.origin });
   });
 
   transport.onResubscribeNeeded(() => {

@@ -25,8 +25,7 @@
  * this store needs a single Redis (or a primary with replicas).
  */
 import { Redis } from 'ioredis';
-import type { AdapterLogger } from '../bus-listeners.js';
-import { silentLogger } from '../bus-listeners.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
 import type { PresenceStore } from '../../domain/presence/ports.js';
 
@@ -39,7 +38,7 @@ export interface RedisPresenceOptions {
   /** A record lives this long after the last `connect` or `refresh`. */
   ttlMs: number;
   /** Where connection errors go (only for a connection opened from a URL). @default a logger that drops everything */
-  logger?: AdapterLogger;
+  logger?: Logger;
 }
 
 /** Users per script call in `refresh` and `online`: keeps each call short, since scripts block Redis. */

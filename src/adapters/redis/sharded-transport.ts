@@ -11,11 +11,11 @@
  * the recovery.
  */
 import { Cluster, type ClusterOptions } from 'ioredis';
-import type { AdapterLogger } from '../bus-listeners.js';
+import type { Logger } from '../../domain/logger.js';
 import { OFFLINE_RETRIES, closeConnection, reconnectDelay } from './connection.js';
 import type { PubSubTransport } from './standalone-transport.js';
 
-export function createShardedTransport(opts: { url: string; nodeId: string; logger: AdapterLogger }): PubSubTransport {
+export function createShardedTransport(opts: { url: string; nodeId: string; logger: Logger }): PubSubTransport {
   const seed = new URL(opts.url);
   const nodeOptions = {
     username: seed.username ? decodeURIComponent(seed.username) : undefined,

@@ -3,7 +3,7 @@
  * PUBLISH/SUBSCRIBE on two connections.
  */
 import { Redis } from 'ioredis';
-import type { AdapterLogger } from '../bus-listeners.js';
+import type { Logger } from '../../domain/logger.js';
 import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
 
 /** The pub/sub primitives the bus needs; a plain Redis and a cluster provide them differently. */
@@ -22,7 +22,7 @@ export interface PubSubTransport {
   close(): Promise<void>;
 }
 
-export function createStandaloneTransport(opts: { url: string; nodeId: string; logger: AdapterLogger }): PubSubTransport {
+export function createStandaloneTransport(opts: { url: string; nodeId: string; logger: Logger }): PubSubTransport {
   const publisher = new Redis(opts.url, baseConnectionOptions(`huddle-pub-${opts.nodeId}`));
   const subscriber = new Redis(opts.url, {
     ...baseConnectionOptions(`huddle-sub-${opts.nodeId}`),

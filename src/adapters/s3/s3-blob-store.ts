@@ -1,13 +1,14 @@
 /**
  * The S3 implementation of BlobStore: presigned PUT and GET, HeadObject,
- * CopyObject, DeleteObject, ListObjectsV2. The S3Client comes from
- * `plugins/aws.ts`, created with `requestChecksumCalculation: 'WHEN_REQUIRED'` so
+ * CopyObject, DeleteObject, ListObjectsV2, HeadBucket. The S3Client comes from
+ * `client.ts`, created with `requestChecksumCalculation: 'WHEN_REQUIRED'` so
  * presigned PUTs carry no checksum of an empty body (real S3 would reject them).
  */
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   NotFound,
@@ -16,7 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { BlobStore, ListedObject, PresignedUpload, PresignGetInput, PresignPutInput, StoredObject } from '../../domain/files/blob-store.js';
+import type { BlobStore, ListedObject, PresignedUpload, PresignGetInput, PresignPutInput, StoredObject } from '../../domain/files/ports.js';
 
 const isMissing = (err: unknown) =>
   err instanceof NotFound || (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey'));
@@ -24,7 +25,7 @@ const isMissing = (err: unknown) =>
 /** CopySource is "bucket/key" with the key URL-encoded segment by segment. */
 const copySource = (bucket: string, key: string) => `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
-export function createS3Blob(s3: S3Client, bucket: string): BlobStore {
+export function createS3BlobStore(s3: S3Client, bucket: string): BlobStore {
   return {
     async presignPut(input: PresignPutInput): Promise<PresignedUpload> {
       const metadataHeaders = Object.fromEntries(Object.entries(input.metadata).map(([name, value]) => [`x-amz-meta-${name}`, value]));
@@ -85,6 +86,10 @@ export function createS3Blob(s3: S3Client, bucket: string): BlobStore {
 
     async delete(key: string): Promise<void> {
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
+
+    async ping(): Promise<void> {
+      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     },
 
     async *list(prefix: string): AsyncIterable<ListedObject> {

@@ -1,8 +1,8 @@
+/** The rules of chats as pure functions: ids, membership, how a member sees a chat. */
 import { createHash, randomUUID } from 'node:crypto';
-import type { ChatSummary, Member } from '../../transport/realtime/protocol.js';
+import type { ChatKind, ChatSummary, LastMessage, Member } from '../../model/index.js';
 
-export type ChatKind = 'direct' | 'group';
-
+/** A chat as stored: the members' names and read positions in one record. */
 export interface Chat {
   chatId: string;
   kind: ChatKind;
@@ -14,34 +14,8 @@ export interface Chat {
   lastSeq: number;
   /** userId -> highest seq that member has read. */
   readSeq: Record<string, number>;
-  lastMessage?: { seq: number; senderId: string; preview: string; at: number } | undefined;
+  lastMessage?: LastMessage | undefined;
   updatedAt: number;
-}
-
-/**
- * Storage of chats and of each user's list of chats. Every method that changes
- * membership changes the chat row and the users' rows in one transaction, so the two
- * never disagree. Conditions (membership, creator, size) are checked by the store,
- * not read-then-written.
- */
-export interface ChatsRepository {
-  /** Creates the chat and adds it to every member's list; returns false when the id already exists. */
-  create(chat: Chat): Promise<boolean>;
-  get(chatId: string): Promise<Chat | undefined>;
-  getMany(chatIds: readonly string[]): Promise<Chat[]>;
-  chatIdsOf(userId: string): Promise<string[]>;
-  /** Adds a member when `byUserId` created the group, the user is not in it and it has room; false otherwise. */
-  addMember(chatId: string, member: { userId: string; username: string }, byUserId: string, maxMembers: number, now: number): Promise<Chat | undefined>;
-  /** Removes a member (by the creator, or the member leaving); undefined when the condition fails. */
-  removeMember(chatId: string, userId: string, byUserId: string, now: number): Promise<Chat | undefined>;
-  /**
-   * Allocates the next seq and records the preview in one conditional update that
-   * also proves the sender is a member; the sender's own read position moves with it.
-   * Undefined when the sender is not a member (or the chat does not exist).
-   */
-  allocateSeq(chatId: string, senderId: string, preview: string, now: number): Promise<number | undefined>;
-  /** Moves the member's read position forward only; 'not_member' or 'not_forward' when it cannot. */
-  markRead(chatId: string, userId: string, seq: number): Promise<'ok' | 'not_member' | 'not_forward'>;
 }
 
 /** One chat per pair: the id depends only on the two user ids, whatever their order. */
@@ -56,14 +30,6 @@ export function newGroupChatId(): string {
 
 export function isMember(chat: Chat, userId: string): boolean {
   return Object.hasOwn(chat.members, userId);
-}
-
-const PREVIEW_LENGTH = 120;
-
-export function previewOf(message: { text?: string | undefined; fileName?: string | undefined }): string {
-  if (message.fileName !== undefined) return `📎 ${message.fileName}`.slice(0, PREVIEW_LENGTH);
-  const text = (message.text ?? '').replace(/\s+/g, ' ').trim();
-  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 1)}…` : text;
 }
 
 /** The chat as one member sees it: a direct chat is titled after the other person. */

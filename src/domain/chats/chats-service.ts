@@ -3,24 +3,12 @@
  * Every refusal for a chat the caller is not in says "not found", whether or not
  * the chat exists.
  */
-import { chatNotFound, forbidden, invalid, notFound, conflict } from '../../model/errors.js';
-import type { ChatSummary } from '../../transport/realtime/protocol.js';
+import { chatNotFound, conflict, forbidden, invalid, notFound, type Actor, type ChatSummary } from '../../model/index.js';
+import { GROUP_TITLE_MAX } from '../../shared/frames.js';
+import type { EventPublisher } from '../events/ports.js';
 import type { UsersRepository } from '../users/ports.js';
-import type { ChatEvents } from '../events/chat-events.js';
-import {
-  byLatestActivity,
-  directChatId,
-  isMember,
-  newGroupChatId,
-  summaryFor,
-  type Chat,
-  type ChatsRepository,
-} from './chat-rules.js';
-
-export interface Actor {
-  userId: string;
-  username: string;
-}
+import { byLatestActivity, directChatId, isMember, newGroupChatId, summaryFor, type Chat } from './chat-rules.js';
+import type { ChatsRepository } from './ports.js';
 
 export interface ChatsService {
   openDirect(me: Actor, username: string): Promise<ChatSummary>;
@@ -37,13 +25,11 @@ export interface ChatsService {
 
 export interface ChatsServiceDeps {
   chats: ChatsRepository;
-  users: UsersRepository;
-  events: ChatEvents;
+  users: Pick<UsersRepository, 'getByUsername'>;
+  events: EventPublisher;
   groupMaxMembers: number;
   clock: () => number;
 }
-
-const TITLE_MAX = 100;
 
 export function createChatsService(deps: ChatsServiceDeps): ChatsService {
   const { chats, users, events, clock } = deps;
@@ -63,7 +49,7 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
   /** Tells every member what changed, each from their own point of view. */
   async function announce(chat: Chat, change: 'created' | 'updated', only?: readonly string[]) {
     const recipients = only ?? Object.keys(chat.members);
-    await Promise.all(recipients.map((id) => events.toUser(id, { type: 'chat', change, chat: summaryFor(chat, id) })));
+    await Promise.all(recipients.map((userId) => events.publish({ type: 'chat.changed', userId, change, chat: summaryFor(chat, userId) })));
   }
 
   async function removeMember(me: Actor, chatId: string, userId: string): Promise<ChatSummary> {
@@ -73,7 +59,7 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
     if (!isMember(chat, userId)) throw notFound('That user is not a member of this chat');
     const updated = await chats.removeMember(chatId, userId, me.userId, clock());
     if (!updated) throw conflict('The group changed meanwhile; try again');
-    await events.toUser(userId, { type: 'chat', change: 'removed', chat: { chatId } });
+    await events.publish({ type: 'chat.left', userId, chatId });
     await announce(updated, 'updated');
     return summaryFor(updated, me.userId);
   }
@@ -114,7 +100,7 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
 
     async createGroup(me, title, usernames) {
       const cleanTitle = title.trim();
-      if (!cleanTitle || cleanTitle.length > TITLE_MAX) throw invalid(`A group title has 1 to ${TITLE_MAX} characters`);
+      if (!cleanTitle || cleanTitle.length > GROUP_TITLE_MAX) throw invalid(`A group title has 1 to ${GROUP_TITLE_MAX} characters`);
       const names = [...new Set(usernames.map((u) => u.trim().toLowerCase()).filter((u) => u && u !== me.username))];
       if (names.length + 1 > deps.groupMaxMembers) {
         throw invalid(`A group has at most ${deps.groupMaxMembers} members`, { limit: deps.groupMaxMembers });
@@ -171,7 +157,7 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
       const result = await chats.markRead(chatId, me.userId, seq);
       if (result === 'not_member') throw chatNotFound();
       // A read position that does not move forward is not an error: tabs race each other.
-      if (result === 'ok') await events.toChat(chatId, { type: 'receipt', chatId, userId: me.userId, seq });
+      if (result === 'ok') await events.publish({ type: 'read.moved', chatId, userId: me.userId, seq });
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
- * The bus carries server frames between instances. Implementations: `redis-bus.ts`
- * (Redis pub/sub, one publisher and one subscriber connection) and `memory-bus.ts`
- * (one process). Both pass `test/contract/bus.test.ts`.
+ * The bus carries frames between instances. Implementations:
+ * `adapters/redis/redis-bus.ts` (Redis pub/sub, one publisher and one subscriber
+ * connection) and `adapters/memory/memory-bus.ts` (one process). Both pass
+ * `test/contract/bus.test.ts`. A frame is any JSON object with a string `type`;
+ * the realtime transport decides which frames exist.
  *
  * Contract:
  * - Delivery is at most once. A published frame reaches every instance subscribed
@@ -16,13 +18,17 @@
  * - `subscribe` resolves only once the subscription is active, so a caller that reads
  *   the store after it cannot miss a frame published in between ("subscribe, then
  *   read"). Subscriptions are sets, not counters: callers count (see
- *   `realtime/connections.ts`).
+ *   `transport/realtime/connection-hub.ts`).
  * - After the connection to Redis drops and comes back, the bus re-subscribes every
  *   channel it held and then calls the `onRecovered` listeners: frames published
  *   while it was away are gone, and whoever serves clients must tell them to sync.
  * - The bus owns its connections: `close` quits them.
  */
-import type { ServerFrame } from '../../transport/realtime/protocol.js';
+
+/** What travels on the bus: a JSON object with a string `type`. */
+export interface BusFrame {
+  readonly type: string;
+}
 
 /** A chat's channel carries its messages, typing, receipts and presence of its members. */
 export type BusChannel = `chat:${string}` | `user:${string}`;
@@ -30,25 +36,25 @@ export type BusChannel = `chat:${string}` | `user:${string}`;
 export const chatChannel = (chatId: string): BusChannel => `chat:${chatId}`;
 export const userChannel = (userId: string): BusChannel => `user:${userId}`;
 
-export interface BusDelivery {
+export interface BusDelivery<Frame extends BusFrame = BusFrame> {
   channel: BusChannel;
-  frame: ServerFrame;
+  frame: Frame;
   /** The frame serialized once, exactly as it goes to sockets. */
   json: string;
   /** Node id of the publishing instance. */
   origin: string;
 }
 
-export type BusListener = (delivery: BusDelivery) => void;
+export type BusListener<Frame extends BusFrame = BusFrame> = (delivery: BusDelivery<Frame>) => void;
 
-export interface Bus {
+export interface Bus<Frame extends BusFrame = BusFrame> {
   /** Unique per process; travels in every envelope. */
   readonly nodeId: string;
-  publish(channel: BusChannel, frame: ServerFrame): Promise<void>;
+  publish(channel: BusChannel, frame: Frame): Promise<void>;
   subscribe(channel: BusChannel): Promise<void>;
   unsubscribe(channel: BusChannel): Promise<void>;
   /** Listeners must not throw; a listener that does is logged and the others still run. */
-  onDelivery(listener: BusListener): void;
+  onDelivery(listener: BusListener<Frame>): void;
   /** Called after a reconnect once every subscription is active again. */
   onRecovered(listener: () => void): void;
   /** Resolves when the bus can publish and subscribe (readiness probe). */

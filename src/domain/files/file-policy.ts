@@ -12,8 +12,8 @@
  * clear, so an upload that is never sent goes away by itself.
  */
 import { randomBytes } from 'node:crypto';
-import { AppError, invalid } from '../../model/errors.js';
-import { formatBytes } from '../quotas/quota-policy.js';
+import { AppError, invalid } from '../../model/index.js';
+import { formatBytes, isAllowedType } from '../../shared/files.js';
 
 export interface FilePolicy {
   /** Largest upload, in bytes. */
@@ -64,18 +64,6 @@ export function parseFileKey(key: string): FileKeyParts | undefined {
   if (stage !== 'pending' && stage !== 'files') return undefined;
   if (!SEGMENT.test(chatId) || !SEGMENT.test(uploaderId) || !TOKEN.test(token)) return undefined;
   return { stage, chatId, uploaderId, token };
-}
-
-/** 'Image/PNG; charset=x' -> 'image/png': what is compared with the allow-list and signed. */
-export function mediaTypeOf(type: string): string {
-  return (type.split(';')[0] ?? '').trim().toLowerCase();
-}
-
-export function isAllowedType(mediaType: string, allowedTypes: readonly string[]): boolean {
-  return allowedTypes.some((allowed) => {
-    const a = allowed.trim().toLowerCase();
-    return a.endsWith('/*') ? mediaType.startsWith(a.slice(0, -1)) && mediaType.length > a.length - 1 : a === mediaType;
-  });
 }
 
 /**

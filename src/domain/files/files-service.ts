@@ -21,9 +21,10 @@
  * missing object. The same upload sent twice at the same moment is stored and
  * counted twice, never less than once.
  */
-import type { FileInfo } from '../../transport/realtime/protocol.js';
-import { chatNotFound, invalid, notFound } from '../../model/errors.js';
-import type { BlobStore, PresignedUpload } from './blob-store.js';
+import { chatNotFound, invalid, notFound, type FileInfo } from '../../model/index.js';
+import { mediaTypeOf } from '../../shared/files.js';
+import type { Logger } from '../logger.js';
+import type { BlobStore, PresignedUpload } from './ports.js';
 import type { QuotasService } from '../quotas/quotas-service.js';
 import { storageLimitReached, storageRoom } from '../quotas/quota-policy.js';
 import {
@@ -35,7 +36,6 @@ import {
   decodeNameFromMetadata,
   encodeNameForMetadata,
   fileKey,
-  mediaTypeOf,
   newFileToken,
   parseFileKey,
   type FilePolicy,
@@ -76,19 +76,15 @@ export interface FilesService {
   abortFileMessage(userId: string, file: FileInfo): Promise<void>;
 }
 
-export interface FilesLogger {
-  warn(obj: object, msg: string): void;
-}
-
 export interface FilesServiceDeps {
   blob: BlobStore;
-  quotas: QuotasService;
+  quotas: Pick<QuotasService, 'summary' | 'reserveStorage' | 'releaseStorage'>;
   isMember: (chatId: string, userId: string) => Promise<boolean>;
   policy: FilePolicy;
   /** Epoch milliseconds. */
   clock: () => number;
   /** Where clean-up failures are reported (they never fail the caller). */
-  logger?: FilesLogger;
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /** S3 lets a presigned PUT live 7 days; we keep uploads to 5 minutes and downloads to 15. */

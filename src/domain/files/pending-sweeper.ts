@@ -7,13 +7,9 @@
  * Choose `olderThanMs` above the upload URL's lifetime, so an upload being sent right
  * now is never taken from under its sender.
  */
-import type { BlobStore } from './blob-store.js';
+import type { Logger } from '../logger.js';
+import type { BlobStore } from './ports.js';
 import { PENDING_PREFIX } from './file-policy.js';
-
-export interface SweeperLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface PendingSweeperOptions {
   blob: BlobStore;
@@ -21,7 +17,7 @@ export interface PendingSweeperOptions {
   olderThanMs: number;
   /** Time between sweeps. */
   intervalMs: number;
-  logger: SweeperLogger;
+  logger: Pick<Logger, 'info' | 'warn'>;
   /** Epoch milliseconds. @default Date.now */
   clock?: () => number;
 }

@@ -11,12 +11,12 @@
  * unused (a hole the clients skip, see docs/protocol.md); nothing is acked or
  * published that is not stored.
  */
-import { AppError, chatNotFound, invalid } from '../../model/errors.js';
-import type { Actor } from '../chats/chats-service.js';
-import { previewOf, isMember, type ChatsRepository } from '../chats/chat-rules.js';
-import type { ChatEvents } from '../events/chat-events.js';
-import type { FileInfo, Message, QuotaSummary } from '../../transport/realtime/protocol.js';
-import type { MessageStore } from './ports.js';
+import { chatNotFound, invalid, tooLarge, type Actor, type FileInfo, type Message } from '../../model/index.js';
+import { previewOf } from '../../shared/preview.js';
+import { isMember } from '../chats/chat-rules.js';
+import type { ChatsRepository } from '../chats/ports.js';
+import type { EventPublisher } from '../events/ports.js';
+import type { MessageFiles, MessageQuota, MessageStore } from './ports.js';
 
 export interface SendInput {
   chatId: string;
@@ -33,27 +33,22 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-/** The part of the quotas service sending needs. */
-export interface MessageQuota {
-  consumeMessage(userId: string): Promise<QuotaSummary>;
-  refundMessage(userId: string): Promise<void>;
-  releaseStorage(userId: string, bytes: number): Promise<void>;
-}
-
-/** The part of the files service a file message needs. */
-export interface MessageFiles {
-  prepareFileMessage(userId: string, chatId: string, fileKey: string): Promise<FileInfo>;
-  commitFileMessage(file: FileInfo): Promise<void>;
-  abortFileMessage(userId: string, file: FileInfo): Promise<void>;
-}
-
 export type SyncOutcome =
   | { chatId: string; status: 'synced'; messages: Message[]; lastSeq: number }
   | { chatId: string; status: 'too_far_behind'; lastSeq: number }
   | { chatId: string; status: 'not_found' };
 
+/** Told the outcome of a send once it is durable, before anyone else hears of the message. */
+export type Acknowledge = (result: SendResult) => void;
+
 export interface MessagesService {
-  send(sender: Actor, input: SendInput): Promise<SendResult>;
+  /**
+   * Stores one message and resolves with its seq. `acknowledge`, when given, is
+   * called with the same result after the message is stored and before its
+   * `message.stored` event is published, so the sender's own copy of the message
+   * never overtakes its ack.
+   */
+  send(sender: Actor, input: SendInput, acknowledge?: Acknowledge): Promise<SendResult>;
   history(userId: string, chatId: string, before: number | undefined, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
   sync(userId: string, positions: readonly { chatId: string; lastSeq: number }[]): Promise<SyncOutcome[]>;
 }
@@ -63,7 +58,7 @@ export interface MessagesServiceDeps {
   messages: MessageStore;
   quotas: MessageQuota;
   files: MessageFiles;
-  events: ChatEvents;
+  events: EventPublisher;
   messageMaxLength: number;
   syncMaxMessages: number;
   clock: () => number;
@@ -82,7 +77,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       if (text.trim().length === 0) throw invalid('A message cannot be empty');
       const length = [...text].length;
       if (length > deps.messageMaxLength) {
-        throw new AppError('too_large', `A message has at most ${deps.messageMaxLength} characters`, {
+        throw tooLarge(`A message has at most ${deps.messageMaxLength} characters`, {
           limit: deps.messageMaxLength,
           length,
         });
@@ -99,6 +94,11 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq: original.seq, createdAt: original.createdAt, duplicate: true };
   }
 
+  function acknowledged(result: SendResult, acknowledge: Acknowledge | undefined): SendResult {
+    acknowledge?.(result);
+    return result;
+  }
+
   function background(promise: Promise<unknown>, what: string) {
     promise.catch((err) => deps.onBackgroundError(err, what));
   }
@@ -109,10 +109,10 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
   }
 
   return {
-    async send(sender, input) {
+    async send(sender, input, acknowledge) {
       const content = validate(input);
       const earlier = await messages.findSent(sender.userId, input.clientMsgId);
-      if (earlier) return duplicateOf(input, earlier);
+      if (earlier) return acknowledged(duplicateOf(input, earlier), acknowledge);
 
       // Counting pushes the new usage to the sender's sockets (the quotas service publishes it).
       await quotas.consumeMessage(sender.userId);
@@ -140,15 +140,17 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
           // its message holds the same file, so only this attempt's counts go back.
           undoFile = false;
           if (file) await settle(quotas.releaseStorage(sender.userId, file.size), 'release storage of a duplicate');
-          return duplicateOf(input, stored.original);
+          return acknowledged(duplicateOf(input, stored.original), acknowledge);
         }
         persisted = true;
         // The upload in pending/ is only tidied now: until the message is stored, a retry may need it.
         if (file) background(files.commitFileMessage(file), 'tidy a sent upload');
-        // The ack does not wait for fan-out: the message is durable, and a frame
-        // the bus loses comes back through sync.
-        background(events.toChat(input.chatId, { type: 'message', message }), 'publish message');
-        return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false };
+        const result: SendResult = { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false };
+        acknowledge?.(result);
+        // Fan-out is not waited for: the message is durable, and an event the bus
+        // loses comes back through sync.
+        background(events.publish({ type: 'message.stored', message }), 'publish message');
+        return result;
       } finally {
         if (!persisted) {
           // Given back before the sender hears the outcome, so the usage it sees next is right.

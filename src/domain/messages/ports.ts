@@ -1,4 +1,4 @@
-import type { Message } from '../../transport/realtime/protocol.js';
+import type { FileInfo, Message, QuotaSummary } from '../../model/index.js';
 
 /** What a retried `send` needs to answer with the original result. */
 export interface SentRecord {
@@ -22,4 +22,18 @@ export interface MessageStore {
   page(chatId: string, before: number | undefined, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
   /** Messages with seq > after, ascending, at most `limit`. */
   after(chatId: string, after: number, limit: number): Promise<Message[]>;
+}
+
+/** The part of the quotas service sending needs. */
+export interface MessageQuota {
+  consumeMessage(userId: string): Promise<QuotaSummary>;
+  refundMessage(userId: string): Promise<void>;
+  releaseStorage(userId: string, bytes: number): Promise<void>;
+}
+
+/** The part of the files service a file message needs. */
+export interface MessageFiles {
+  prepareFileMessage(userId: string, chatId: string, fileKey: string): Promise<FileInfo>;
+  commitFileMessage(file: FileInfo): Promise<void>;
+  abortFileMessage(userId: string, file: FileInfo): Promise<void>;
 }

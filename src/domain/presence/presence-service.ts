@@ -4,12 +4,12 @@
  * It also keeps this instance's records fresh and claims users whose instance
  * stopped refreshing (crashed), announcing them offline.
  */
-import type { ChatEvents } from '../events/chat-events.js';
+import type { EventPublisher } from '../events/ports.js';
 import type { PresenceStore } from './ports.js';
 
 export interface PresenceServiceDeps {
   store: PresenceStore;
-  events: ChatEvents;
+  events: EventPublisher;
   chatIdsOf: (userId: string) => Promise<string[]>;
   ttlMs: number;
   onError: (err: unknown, what: string) => void;
@@ -27,7 +27,7 @@ export function createPresenceService(deps: PresenceServiceDeps): PresenceServic
   const { store, events } = deps;
 
   async function announce(userId: string, online: boolean, chatIds: readonly string[]) {
-    await Promise.all(chatIds.map((chatId) => events.toChat(chatId, { type: 'presence', userId, online })));
+    if (chatIds.length > 0) await events.publish({ type: 'presence.changed', userId, online, chatIds });
   }
 
   return {

@@ -1,13 +1,13 @@
 /**
  * The per-user quota counters as the quota service sees them. Implementation:
- * DynamoDB (`store/quotas-repository.ts`), on the user's `WebSocketUsers` row.
+ * DynamoDB (`adapters/dynamodb/quotas-repository.ts`), on the user's `WebSocketUsers` row.
  *
  * Contract: every method that changes a counter is one conditional write (or a
  * short sequence of them, each conditional), so callers on any number of
  * instances can never push a counter past its limit between them. A refusal
  * reports the usage the store saw when it refused. `undefined` means no such user.
  */
-import type { Tier } from '../users/ports.js';
+import type { Tier } from '../../model/index.js';
 import type { QuotaUsage } from './quota-policy.js';
 
 export interface CountOutcome {

@@ -3,16 +3,18 @@
  * daily window starts again, the limits of a tier, and the summary a client sees.
  * No I/O here; the repository enforces the same limits with conditional writes.
  */
-import type { Config } from '../../config.js';
-import { AppError } from '../../model/errors.js';
-import type { QuotaSummary } from '../../transport/realtime/protocol.js';
-import type { Tier } from '../users/ports.js';
-
-export type QuotaLimits = Config['quotas'];
+import { AppError, type QuotaSummary, type Tier } from '../../model/index.js';
+import { formatBytes } from '../../shared/files.js';
 
 export interface TierLimits {
-  messagesPerDay: number;
-  storageBytes: number;
+  readonly messagesPerDay: number;
+  readonly storageBytes: number;
+}
+
+/** Each tier's limits (from configuration). */
+export interface QuotaLimits {
+  readonly free: TierLimits;
+  readonly premium: TierLimits;
 }
 
 /** What the store holds about one user's usage. */
@@ -67,16 +69,6 @@ export function summarize(usage: QuotaUsage, limits: QuotaLimits, now: number): 
 /** Room left for files, in bytes (never negative: a downgrade can leave a user above the limit). */
 export function storageRoom(summary: QuotaSummary): number {
   return Math.max(0, summary.storageLimitBytes - summary.storageBytes);
-}
-
-const MIB = 1024 * 1024;
-
-/** "1.5 MB", "300 KB", "12 bytes": sizes in messages people read. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * MIB) return `${+(bytes / (1024 * MIB)).toFixed(2)} GB`;
-  if (bytes >= MIB) return `${+(bytes / MIB).toFixed(2)} MB`;
-  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KB`;
-  return `${bytes} bytes`;
 }
 
 /** The refusal of a message over the daily limit: code, limit, tier and when it resets. */

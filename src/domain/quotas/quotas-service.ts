@@ -2,22 +2,20 @@
  * Free and premium quotas: messages per UTC day and bytes of files stored.
  *
  * Limits are enforced by the repository with conditional writes (see
- * quota-counters.ts), never by reading and then writing here, so any number of
+ * ports.ts), never by reading and then writing here, so any number of
  * instances serving one user at once cannot pass a limit between them. The daily
  * window needs no job: a counter stamped with an earlier day counts as zero and the
  * next message starts it again at 1.
  *
- * After every change the new summary is pushed to the user's sockets through
- * `publishQuota` (a `quota` frame on the user's bus channel). That push is best
- * effort and never fails or delays the change itself, except in `setTier`, which
- * waits for it so that a command-line caller can say whether open sockets heard.
+ * After every change the new summary is published as a `quota.changed` event (the
+ * user's sockets get a `quota` frame). That push is best effort and never fails or
+ * delays the change itself, except in `setTier`, which waits for it so that a
+ * command-line caller can say whether open sockets heard.
  */
-import type { Config } from '../../config.js';
-import { notFound } from '../../model/errors.js';
-import type { QuotaSummary } from '../../transport/realtime/protocol.js';
-import type { Tier } from '../users/ports.js';
+import { notFound, type QuotaSummary, type Tier } from '../../model/index.js';
+import type { EventPublisher } from '../events/ports.js';
 import type { QuotasRepository } from './ports.js';
-import { messageLimitReached, storageLimitReached, summarize, utcDay, type QuotaUsage } from './quota-policy.js';
+import { messageLimitReached, storageLimitReached, summarize, utcDay, type QuotaLimits, type QuotaUsage } from './quota-policy.js';
 
 export interface TierChangeResult {
   userId: string;
@@ -48,11 +46,11 @@ export interface QuotasService {
 
 export interface QuotasServiceDeps {
   repository: QuotasRepository;
-  limits: Config['quotas'];
+  limits: QuotaLimits;
   /** Epoch milliseconds. */
   clock: () => number;
-  /** Pushes `{ type: 'quota', quota }` to the user's sockets. */
-  publishQuota?: (userId: string, quota: QuotaSummary) => Promise<void>;
+  /** Where `quota.changed` goes (to the user's sockets); absent for a caller with no one to tell. */
+  events?: EventPublisher;
 }
 
 const noSuchUser = () => notFound('No such user');
@@ -63,9 +61,9 @@ export function createQuotasService(deps: QuotasServiceDeps): QuotasService {
   const summaryOf = (usage: QuotaUsage) => summarize(usage, limits, clock());
 
   async function publish(userId: string, quota: QuotaSummary): Promise<boolean> {
-    if (!deps.publishQuota) return false;
+    if (!deps.events) return false;
     try {
-      await deps.publishQuota(userId, quota);
+      await deps.events.publish({ type: 'quota.changed', userId, quota });
       return true;
     } catch {
       // The counters are right whatever happens here; the next change or `hello` carries the news.

@@ -5,11 +5,13 @@
  * and `ttl` are in the future (DynamoDB deletes TTL rows days late) and it was used
  * within the idle timeout.
  *
- * Domain code: no Fastify, no AWS SDK. Storage comes in as a `SessionsRepository`,
- * token refresh as a function.
+ * Storage comes in as a `SessionsRepository`, token refresh as a function.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Tier, UsersRepository } from '../users/ports.js';
+import type { Tier } from '../../model/index.js';
+import type { Logger } from '../logger.js';
+import type { UsersRepository } from '../users/ports.js';
+import type { SessionRecord, SessionsRepository, SessionTokens, TokenRefresher } from './ports.js';
 
 /** Who `request.user` is once the session cookie checked out. */
 export interface AuthenticatedUser {
@@ -21,64 +23,11 @@ export interface AuthenticatedUser {
   sessionHash: string;
 }
 
-export interface SessionTokens {
-  idToken?: string | undefined;
-  accessToken: string;
-  refreshToken?: string | undefined;
-  /** Epoch ms, from the access token's `exp`. */
-  accessTokenExpiresAt: number;
-}
-
-export interface SessionRecord {
-  sessionHash: string;
-  userId: string;
-  tokens: SessionTokens;
-  /** Epoch ms. */
-  createdAt: number;
-  /** Epoch ms of the last request seen, kept to within `TOUCH_INTERVAL_MS`. */
-  lastSeenAt: number;
-  /** Epoch ms: the absolute end, however busy the session. */
-  expiresAt: number;
-  /** Epoch seconds, for DynamoDB TTL; equal to the absolute expiry. */
-  ttl: number;
-  /** Epoch ms when an instance took on refreshing the tokens (absent when none is). */
-  refreshClaimedAt?: number | undefined;
-}
-
-/**
- * Storage of sessions. Implementation: DynamoDB (`store/sessions-repository.ts`).
- * Reads are strongly consistent; rows past their `ttl` may still be returned, and
- * the caller judges validity (see `sessionStatus`).
- */
-export interface SessionsRepository {
-  /** Writes a new row; rejects if the key exists. */
-  create(record: SessionRecord): Promise<void>;
-  get(sessionHash: string): Promise<SessionRecord | undefined>;
-  /** Sets `lastSeenAt = now` only if it is older than `ifLastSeenBefore`; false if not (or no row). */
-  touch(sessionHash: string, now: number, ifLastSeenBefore: number): Promise<boolean>;
-  /**
-   * Claims the token refresh for the caller: true for exactly one caller across all
-   * instances until the claim is released or older than `staleBefore`.
-   */
-  claimTokenRefresh(sessionHash: string, now: number, staleBefore: number): Promise<boolean>;
-  /** Stores refreshed tokens and releases the claim; false if the row is gone. */
-  saveRefreshedTokens(sessionHash: string, tokens: SessionTokens): Promise<boolean>;
-  /** Deletes the row and returns what it held (undefined when there was none). */
-  delete(sessionHash: string): Promise<SessionRecord | undefined>;
-}
-
-/** Exchanges a refresh token for fresh, verified tokens; throws when it cannot. */
-export type TokenRefresher = (refreshToken: string) => Promise<SessionTokens>;
-
 export interface SessionPolicy {
   idleTimeoutS: number;
   absoluteTimeoutS: number;
 }
 
-/** The subset of a pino logger the service writes to. */
-export interface SessionLogger {
-  warn(obj: object, msg: string): void;
-}
 
 /** `last_seen_at` is written at most this often per session (a conditional update). */
 export const TOUCH_INTERVAL_MS = 60_000;
@@ -118,7 +67,7 @@ export interface SessionServiceDeps {
   users: Pick<UsersRepository, 'getById'>;
   policy: SessionPolicy;
   refreshTokens?: TokenRefresher | undefined;
-  log: SessionLogger;
+  log: Pick<Logger, 'warn'>;
   /** Epoch ms. */
   clock?: () => number;
 }

@@ -1,12 +1,4 @@
-export type Tier = 'free' | 'premium';
-
-export interface User {
-  userId: string;
-  username: string;
-  email?: string | undefined;
-  tier: Tier;
-  createdAt: number;
-}
+import type { User } from '../../model/index.js';
 
 /** What sign-in learns about a person from the identity provider's tokens. */
 export interface SignInProfile {
@@ -18,7 +10,7 @@ export interface SignInProfile {
 }
 
 /**
- * Storage of users. Implementations: DynamoDB (`store/users-repository.ts`).
+ * Storage of users. Implementation: DynamoDB (`adapters/dynamodb/users-repository.ts`).
  * Usernames are unique per identity provider; lookups by username are eventually
  * consistent (a GSI), lookups by id are strongly consistent.
  */
@@ -26,7 +18,5 @@ export interface UsersRepository {
   /** Creates the user on first sign-in, refreshes username/email (and tier when given) after. */
   upsertOnSignIn(profile: SignInProfile, now: number): Promise<User>;
   getById(userId: string): Promise<User | undefined>;
-  getManyByIds(userIds: readonly string[]): Promise<User[]>;
   getByUsername(username: string): Promise<User | undefined>;
-  setTier(userId: string, tier: Tier): Promise<User | undefined>;
 }

@@ -3,21 +3,24 @@
  *
  *   GET  /login      → 302 to the hosted UI; PKCE verifier, state, nonce and `next`
  *                      ride in a signed, httpOnly, 10-minute login cookie
- *   GET  /authorize  ← the provider's callback: code exchange, token verification,
- *                      user upsert, session row, session cookie, 302 to `next`
- *   POST /logout     → session row deleted, refresh token revoked (best effort),
- *                      cookie cleared, 303 to the hosted UI's logout
- *   GET  /api/me     → the signed-in user, or 401
+ *   GET  /authorize  ← the provider's callback: login cookie and state checked here,
+ *                      then the sign-in service exchanges the code, verifies the
+ *                      tokens and writes the user and session rows; session cookie,
+ *                      302 to `next`
+ *   POST /logout     → session ended, refresh token revoked (best effort), cookie
+ *                      cleared, 303 to the hosted UI's logout
+ *   GET  /api/me     → the signed-in user and their usage, or 401
  *
  * Every failure answers 4xx (5xx only when the provider is unreachable) and writes
  * nothing; codes, tokens and cookies never reach a log line.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
-import { sendAuthError, type AuthErrorCode } from './auth-replies.js';
-import { buildMeBody } from './me-body.js';
-import { SignInError } from '../../adapters/identity/oidc-client.js';
+import { AppError, type ErrorCode } from '../../model/index.js';
+import type { QuotasService } from '../../domain/quotas/quotas-service.js';
+import { SignInError, TokenVerificationError } from '../../domain/sessions/ports.js';
+import type { SignInService } from '../../domain/sessions/sign-in-service.js';
+import { sendSignInError } from './error-handler.js';
 import {
   LOGIN_COOKIE_MAX_AGE_S,
   cookieAttributes,
@@ -26,9 +29,9 @@ import {
   loginCookieName,
   safeReturnPath,
   sessionCookieName,
+  type CookieSettings,
   type LoginAttempt,
 } from './session-cookie.js';
-import { TokenVerificationError } from '../../adapters/identity/token-verifier.js';
 
 const sameString = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -49,40 +52,44 @@ const messages = {
   crossOrigin: 'Sign out from the huddle page itself.',
 };
 
-const authRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
-  const { client, verifier, cookies } = app.identity;
+export interface AuthRoutesOptions {
+  signIn: SignInService;
+  quotas: Pick<QuotasService, 'summary'>;
+  cookies: CookieSettings;
+  /** The origin people open; `next` paths must stay on it. */
+  publicOrigin: string;
+  /** Session cookie lifetime, seconds (the session's absolute timeout). */
+  sessionMaxAgeS: number;
+}
+
+const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) => {
+  const { signIn, quotas, cookies, publicOrigin } = options;
   const loginCookie = loginCookieName(cookies);
   const sessionCookie = sessionCookieName(cookies);
 
   /** Logs why (a fixed reason, never the request's values) and answers. */
-  function reject(request: FastifyRequest, reply: FastifyReply, status: number, code: AuthErrorCode, reason: string, message: string) {
-    request.log.info({ reason, status }, 'sign-in rejected');
-    return sendAuthError(request, reply, status, code, message);
+  function reject(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, reason: string, message: string) {
+    const error = new AppError(code, message);
+    request.log.info({ reason, status: error.statusCode }, 'sign-in rejected');
+    return sendSignInError(request, reply, error);
   }
 
   app.get<{ Querystring: { next?: string } }>(
     '/login',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { next: { type: 'string', maxLength: 2048 } },
-        },
-      },
-    },
+    { schema: { querystring: { type: 'object', properties: { next: { type: 'string', maxLength: 2048 } } } } },
     async (request, reply) => {
       let authorization;
       try {
-        authorization = await client.authorizationRequest();
+        authorization = await signIn.begin();
       } catch (err) {
         request.log.warn({ reason: err instanceof SignInError ? err.summary : 'unknown' }, 'sign-in provider unreachable');
-        return sendAuthError(request, reply, 503, 'unavailable', messages.unavailable);
+        return sendSignInError(request, reply, new AppError('unavailable', messages.unavailable));
       }
       const attempt: LoginAttempt = {
         codeVerifier: authorization.codeVerifier,
         state: authorization.state,
         nonce: authorization.nonce,
-        next: safeReturnPath(request.query.next, config.http.publicOrigin),
+        next: safeReturnPath(request.query.next, publicOrigin),
         expiresAt: Date.now() + LOGIN_COOKIE_MAX_AGE_S * 1000,
       };
       reply.setCookie(loginCookie, encodeLoginAttempt(attempt), { ...cookieAttributes(cookies, LOGIN_COOKIE_MAX_AGE_S), signed: true });
@@ -100,68 +107,38 @@ const authRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config 
     const providerError = query.get('error');
     if (providerError !== null) {
       const cancelled = providerError === 'access_denied';
-      return reject(request, reply, 400, 'invalid', cancelled ? 'provider_access_denied' : 'provider_error', cancelled ? messages.cancelled : messages.providerRefused);
+      return reject(request, reply, 'invalid', cancelled ? 'provider_access_denied' : 'provider_error', cancelled ? messages.cancelled : messages.providerRefused);
     }
     const unsigned = rawLoginCookie === undefined ? undefined : request.unsignCookie(rawLoginCookie);
     const attempt = unsigned?.valid && unsigned.value ? decodeLoginAttempt(unsigned.value, Date.now()) : undefined;
     if (!attempt) {
       const reason = rawLoginCookie === undefined ? 'login_cookie_missing' : unsigned?.valid ? 'login_cookie_expired' : 'login_cookie_forged';
-      return reject(request, reply, 400, 'invalid', reason, messages.noAttempt);
+      return reject(request, reply, 'invalid', reason, messages.noAttempt);
     }
     const state = query.get('state');
     if (!state || !sameString(state, attempt.state)) {
-      return reject(request, reply, 400, 'invalid', state ? 'state_mismatch' : 'state_missing', messages.stateMismatch);
+      return reject(request, reply, 'invalid', state ? 'state_mismatch' : 'state_missing', messages.stateMismatch);
     }
-    if (!query.get('code')) return reject(request, reply, 400, 'invalid', 'code_missing', messages.missingCode);
+    if (!query.get('code')) return reject(request, reply, 'invalid', 'code_missing', messages.missingCode);
 
-    let tokens;
+    let signedIn;
     try {
-      tokens = await client.exchangeCode(query, attempt);
+      signedIn = await signIn.complete(query, attempt);
     } catch (err) {
-      if (!(err instanceof SignInError)) throw err;
-      request.log.warn({ cause: err.summary }, 'code exchange failed');
-      if (err.reason === 'provider_unavailable') return reject(request, reply, 503, 'unavailable', err.reason, messages.unavailable);
-      return reject(request, reply, 400, 'invalid', err.reason, err.reason === 'invalid_code' ? messages.invalidCode : messages.invalidResponse);
+      if (err instanceof SignInError) {
+        request.log.warn({ cause: err.summary }, 'code exchange failed');
+        if (err.reason === 'provider_unavailable') return reject(request, reply, 'unavailable', err.reason, messages.unavailable);
+        return reject(request, reply, 'invalid', err.reason, err.reason === 'invalid_code' ? messages.invalidCode : messages.invalidResponse);
+      }
+      if (err instanceof TokenVerificationError) {
+        request.log.warn({ cause: err.summary }, 'token verification failed');
+        if (err.reason === 'unavailable') return reject(request, reply, 'unavailable', 'jwks_unavailable', messages.unavailable);
+        return reject(request, reply, 'unauthorized', `token_${err.reason}`, messages.unverified);
+      }
+      throw err;
     }
-
-    let identity;
-    let access;
-    try {
-      if (!tokens.idToken) throw new TokenVerificationError('invalid', 'MissingIdToken');
-      identity = await verifier.verifyIdToken(tokens.idToken);
-      access = await verifier.verifyAccessToken(tokens.accessToken);
-      if (access.sub !== identity.sub) throw new TokenVerificationError('invalid', 'SubjectMismatch');
-    } catch (err) {
-      if (!(err instanceof TokenVerificationError)) throw err;
-      request.log.warn({ cause: err.summary }, 'token verification failed');
-      if (err.reason === 'unavailable') return reject(request, reply, 503, 'unavailable', 'jwks_unavailable', messages.unavailable);
-      return reject(request, reply, 401, 'unauthorized', `token_${err.reason}`, messages.unverified);
-    }
-
-    // Both rows go out at once: the session is keyed by the provider's subject, which is the user id.
-    const [user, { sessionId }] = await Promise.all([
-      app.store.users.upsertOnSignIn(
-        {
-          userId: identity.sub,
-          username: identity.username,
-          email: identity.email,
-          // Membership makes a user premium; its absence leaves a tier an operator set alone.
-          premium: identity.groups.includes(config.identity.premiumGroup) ? true : undefined,
-        },
-        Date.now(),
-      ),
-      app.sessions.start({
-        userId: identity.sub,
-        tokens: {
-          idToken: tokens.idToken,
-          accessToken: tokens.accessToken,
-          refreshToken: tokens.refreshToken,
-          accessTokenExpiresAt: access.expiresAt,
-        },
-      }),
-    ]);
-    reply.setCookie(sessionCookie, sessionId, cookieAttributes(cookies, config.session.absoluteTimeoutS));
-    request.log.info({ userId: user.userId, tier: user.tier }, 'signed in');
+    reply.setCookie(sessionCookie, signedIn.sessionId, cookieAttributes(cookies, options.sessionMaxAgeS));
+    request.log.info({ userId: signedIn.user.userId, tier: signedIn.user.tier }, 'signed in');
     return reply.header('cache-control', 'no-store').redirect(attempt.next, 302);
   });
 
@@ -171,25 +148,21 @@ const authRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config 
   app.post('/logout', async (request, reply) => {
     // SameSite=Lax already keeps the cookie off cross-site posts; a foreign Origin is refused outright.
     const origin = request.headers.origin;
-    if (origin !== undefined && origin !== config.http.publicOrigin) {
-      return reject(request, reply, 403, 'forbidden', 'logout_cross_origin', messages.crossOrigin);
+    if (origin !== undefined && origin !== publicOrigin) {
+      return reject(request, reply, 'forbidden', 'logout_cross_origin', messages.crossOrigin);
     }
-    const ended = await app.sessions.end(request.cookies[sessionCookie]);
-    if (ended?.tokens.refreshToken) {
-      try {
-        await client.revoke(ended.tokens.refreshToken);
-      } catch (err) {
-        request.log.warn({ userId: ended.userId, cause: err instanceof SignInError ? err.summary : 'unknown' }, 'refresh token revocation failed');
-      }
-    }
+    const ended = await signIn.signOut(request.cookies[sessionCookie]);
     if (ended) request.log.info({ userId: ended.userId }, 'signed out');
     reply.clearCookie(sessionCookie, cookieAttributes(cookies));
-    return reply.header('cache-control', 'no-store').redirect(client.logoutUrl(), 303);
+    return reply.header('cache-control', 'no-store').redirect(signIn.logoutUrl(), 303);
   });
 
   app.get('/api/me', { preValidation: app.requireUser }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    return buildMeBody(app, request.user!);
+    const user = request.user!;
+    // Usage and tier are read fresh: the tier may have changed since sign-in.
+    const quota = await quotas.summary(user.userId);
+    return { user: { userId: user.userId, username: user.username, email: user.email, tier: quota.tier }, quota };
   });
 };
 

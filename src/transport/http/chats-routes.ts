@@ -9,13 +9,15 @@ import {
   HistoryReply,
   MemberParams,
   OpenDirectBody,
-} from './chats-schemas.js';
+} from './schemas.js';
+import type { ChatsService } from '../../domain/chats/chats-service.js';
+import type { MessagesService } from '../../domain/messages/messages-service.js';
+import { HISTORY_PAGE_DEFAULT } from '../../shared/frames.js';
 
 const actor = (request: FastifyRequest) => ({ userId: request.user!.userId, username: request.user!.username });
 
 /** Chats and their history over HTTP; the same services answer the WebSocket frames. */
-const chatsRoutes: FastifyPluginAsync = async (app) => {
-  const { chats, messages } = app.services;
+const chatsRoutes: FastifyPluginAsync<{ chats: ChatsService; messages: MessagesService }> = async (app, { chats, messages }) => {
   app.addHook('preValidation', app.requireUser);
 
   app.get('/chats', { schema: { response: { 200: ChatListReply } } }, async (request) => ({
@@ -58,7 +60,7 @@ const chatsRoutes: FastifyPluginAsync = async (app) => {
     '/chats/:chatId/messages',
     { schema: { params: ChatParams, querystring: HistoryQuery, response: { 200: HistoryReply } } },
     async (request) =>
-      messages.history(request.user!.userId, request.params.chatId, request.query.before, request.query.limit ?? 50),
+      messages.history(request.user!.userId, request.params.chatId, request.query.before, request.query.limit ?? HISTORY_PAGE_DEFAULT),
   );
 };
 

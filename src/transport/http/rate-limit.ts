@@ -22,5 +22,5 @@ export default fp(
       },
     });
   },
-  { name: 'rate-limit', dependencies: ['auth'] },
+  { name: 'rate-limit', dependencies: ['session-auth'] },
 );

@@ -30,9 +30,8 @@ export const contentSecurityPolicy = {
  * unversioned ES modules, and a cached `app.js` next to a fresh `chat-client.js`
  * after a deploy would break the page in ways no reload fixes.
  */
-export default fp(
-  async (app) => {
-    const secure = app.config?.http.secureCookies ?? false;
+export default fp<{ secure: boolean }>(
+  async (app, { secure }) => {
     await app.register(helmet, {
       global: true,
       contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy },

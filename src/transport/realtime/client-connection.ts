@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloseCode, closeReason, type CloseCodeName } from '../../shared/close-codes.js';
+import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
 import type { ServerFrame } from './protocol.js';
 
 /** The part of a `ws` WebSocket a connection uses. */
@@ -34,7 +35,7 @@ const RATE = { burst: 40, perSecond: 20, closeAfterDropped: 200 };
  * One browser tab's socket: who it is, which chats it hears, and the guards that
  * keep one client from hurting others (send buffer limits, frame rate).
  */
-export class Connection {
+export class ClientConnection {
   readonly id = randomUUID();
   readonly chatIds = new Set<string>();
   /** Last presence sent per user, so a user in several shared chats is announced once. */
@@ -70,7 +71,7 @@ export class Connection {
   }
 
   send(frame: ServerFrame): void {
-    this.sendJson(JSON.stringify(frame), frame.type === 'typing' || frame.type === 'presence');
+    this.sendJson(JSON.stringify(frame), EPHEMERAL_FRAME_TYPES.has(frame.type));
   }
 
   /** Takes a token for one incoming frame; false when over the rate (and closes a flooder). */

@@ -7,8 +7,9 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { chatChannel, userChannel, type Bus, type BusChannel, type BusDelivery } from '../../domain/fanout/ports.js';
-import type { Connection } from './client-connection.js';
-import { EPHEMERAL_FRAMES, type ServerFrame } from './protocol.js';
+import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
+import type { ClientConnection } from './client-connection.js';
+import type { ServerFrame } from './protocol.js';
 
 const UNSUBSCRIBE_LINGER_MS = 5_000;
 
@@ -18,7 +19,7 @@ class ChannelSubscriptions {
   private readonly lingering = new Map<BusChannel, NodeJS.Timeout>();
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: Bus<ServerFrame>,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -73,16 +74,16 @@ export interface HubListeners {
   /** A user's last socket on this instance closed. */
   lastDisconnection?: (userId: string, chatIds: string[]) => void;
   /** A `chat` event (created or changed) reached this socket; these are the chat's members now. */
-  joinedChat?: (connection: Connection, memberIds: string[]) => void;
+  joinedChat?: (connection: ClientConnection, memberIds: string[]) => void;
 }
 
 export class ConnectionHub {
-  private readonly byUser = new Map<string, Set<Connection>>();
-  private readonly byChat = new Map<string, Set<Connection>>();
+  private readonly byUser = new Map<string, Set<ClientConnection>>();
+  private readonly byChat = new Map<string, Set<ClientConnection>>();
   private readonly subscriptions: ChannelSubscriptions;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: Bus<ServerFrame>,
     private readonly log: FastifyBaseLogger,
     readonly listeners: HubListeners = {},
   ) {
@@ -96,7 +97,7 @@ export class ConnectionHub {
    * client missed ("subscribe, then read"). True when it is the user's first
    * socket on this instance.
    */
-  async add(connection: Connection, chatIds: readonly string[]): Promise<boolean> {
+  async add(connection: ClientConnection, chatIds: readonly string[]): Promise<boolean> {
     const { userId } = connection.user;
     let sockets = this.byUser.get(userId);
     const first = !sockets;
@@ -108,7 +109,7 @@ export class ConnectionHub {
     return first;
   }
 
-  remove(connection: Connection): void {
+  remove(connection: ClientConnection): void {
     const { userId } = connection.user;
     const sockets = this.byUser.get(userId);
     if (!sockets?.delete(connection)) return;
@@ -121,7 +122,7 @@ export class ConnectionHub {
     }
   }
 
-  private joinChat(connection: Connection, chatId: string): Promise<void> {
+  private joinChat(connection: ClientConnection, chatId: string): Promise<void> {
     if (connection.chatIds.has(chatId)) return Promise.resolve();
     connection.chatIds.add(chatId);
     let sockets = this.byChat.get(chatId);
@@ -130,7 +131,7 @@ export class ConnectionHub {
     return this.subscriptions.acquire(chatChannel(chatId));
   }
 
-  private leaveChat(connection: Connection, chatId: string): void {
+  private leaveChat(connection: ClientConnection, chatId: string): void {
     if (!connection.chatIds.delete(chatId)) return;
     const sockets = this.byChat.get(chatId);
     sockets?.delete(connection);
@@ -138,7 +139,7 @@ export class ConnectionHub {
     this.subscriptions.release(chatChannel(chatId));
   }
 
-  private deliver({ channel, frame, json }: BusDelivery): void {
+  private deliver({ channel, frame, json }: BusDelivery<ServerFrame>): void {
     const separator = channel.indexOf(':');
     const kind = channel.slice(0, separator);
     const id = channel.slice(separator + 1);
@@ -149,7 +150,7 @@ export class ConnectionHub {
   private deliverToChat(chatId: string, frame: ServerFrame, json: string): void {
     const sockets = this.byChat.get(chatId);
     if (!sockets) return;
-    const ephemeral = EPHEMERAL_FRAMES.has(frame.type);
+    const ephemeral = EPHEMERAL_FRAME_TYPES.has(frame.type);
     for (const connection of sockets) {
       if (frame.type === 'presence') {
         if (frame.userId === connection.user.userId || connection.presenceSent.get(frame.userId) === frame.online) continue;
@@ -192,7 +193,7 @@ export class ConnectionHub {
     for (const sockets of this.byUser.values()) for (const connection of sockets) connection.sendJson(json);
   }
 
-  connections(): Connection[] {
+  connections(): ClientConnection[] {
     return [...this.byUser.values()].flatMap((sockets) => [...sockets]);
   }
 

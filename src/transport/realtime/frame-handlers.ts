@@ -2,41 +2,49 @@
  * What each client frame does: a thin mapping from a validated frame to a service
  * call and the frames that answer it. Authorization lives in the services.
  */
-import { chatNotFound } from '../../model/errors.js';
+import { chatNotFound } from '../../model/index.js';
 import type { ChatsService } from '../../domain/chats/chats-service.js';
-import type { ChatEvents } from '../../domain/events/chat-events.js';
+import type { EventPublisher } from '../../domain/events/ports.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
-import type { Connection } from './client-connection.js';
+import { HISTORY_PAGE_DEFAULT } from '../../shared/frames.js';
+import type { ClientConnection } from './client-connection.js';
+import { errorFrameFor } from './error-frames.js';
 import type { ClientFrame, ClientFrameOf, ClientFrameType } from './protocol.js';
 
 const TYPING_MIN_INTERVAL_MS = 2_000;
-const DEFAULT_HISTORY_LIMIT = 50;
+/** Past this many remembered (user, chat) typing times, the stale ones are dropped. */
+const TYPING_MEMORY = 10_000;
 
 export interface FrameHandlerDeps {
-  chats: ChatsService;
+  chats: Pick<ChatsService, 'markRead'>;
   messages: MessagesService;
-  events: ChatEvents;
+  events: EventPublisher;
   clock: () => number;
 }
 
-type Handlers = { [K in ClientFrameType]: (connection: Connection, frame: ClientFrameOf<K>) => Promise<void> };
+type Handlers = { [K in ClientFrameType]: (connection: ClientConnection, frame: ClientFrameOf<K>) => Promise<void> };
+
+const echoId = (frame: { id?: string | undefined }) => (frame.id !== undefined ? { id: frame.id } : {});
 
 export function createFrameHandlers(deps: FrameHandlerDeps) {
   const lastTyping = new Map<string, number>();
-  const actorOf = (connection: Connection) => ({ userId: connection.user.userId, username: connection.user.username });
+  const actorOf = (connection: ClientConnection) => ({ userId: connection.user.userId, username: connection.user.username });
 
   const handlers: Handlers = {
     async send(connection, frame) {
-      const result = await deps.messages.send(actorOf(connection), frame);
-      connection.send({
-        type: 'ack',
-        ...(frame.id !== undefined ? { id: frame.id } : {}),
-        chatId: result.chatId,
-        clientMsgId: result.clientMsgId,
-        seq: result.seq,
-        createdAt: result.createdAt,
-        duplicate: result.duplicate,
-      });
+      // The ack goes out the moment the message is stored, before the message's own
+      // event is published, so the sender never sees its message before its ack.
+      await deps.messages.send(actorOf(connection), frame, (result) =>
+        connection.send({
+          type: 'ack',
+          ...echoId(frame),
+          chatId: result.chatId,
+          clientMsgId: result.clientMsgId,
+          seq: result.seq,
+          createdAt: result.createdAt,
+          duplicate: result.duplicate,
+        }),
+      );
     },
 
     async typing(connection, frame) {
@@ -47,15 +55,10 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
       const now = deps.clock();
       if (now - (lastTyping.get(key) ?? 0) < TYPING_MIN_INTERVAL_MS) return;
       lastTyping.set(key, now);
-      if (lastTyping.size > 10_000) {
+      if (lastTyping.size > TYPING_MEMORY) {
         for (const [k, at] of lastTyping) if (now - at > TYPING_MIN_INTERVAL_MS) lastTyping.delete(k);
       }
-      await deps.events.toChat(frame.chatId, {
-        type: 'typing',
-        chatId: frame.chatId,
-        userId: connection.user.userId,
-        username: connection.user.username,
-      });
+      await deps.events.publish({ type: 'typing', chatId: frame.chatId, userId: connection.user.userId, username: connection.user.username });
     },
 
     async read(connection, frame) {
@@ -64,37 +67,29 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
 
     async sync(connection, frame) {
       const outcomes = await deps.messages.sync(connection.user.userId, frame.chats);
-      const id = frame.id !== undefined ? { id: frame.id } : {};
       for (const outcome of outcomes) {
         if (outcome.status === 'synced') {
-          connection.send({ type: 'synced', ...id, chatId: outcome.chatId, messages: outcome.messages, lastSeq: outcome.lastSeq });
+          connection.send({ type: 'synced', ...echoId(frame), chatId: outcome.chatId, messages: outcome.messages, lastSeq: outcome.lastSeq });
         } else if (outcome.status === 'too_far_behind') {
           connection.send({ type: 'resync', chatId: outcome.chatId, reason: 'too_far_behind', lastSeq: outcome.lastSeq });
         } else {
-          const refusal = chatNotFound();
-          connection.send({ type: 'error', ...id, code: refusal.code, message: refusal.message, frame: 'sync', details: { chatId: outcome.chatId } });
+          connection.send(errorFrameFor(chatNotFound(), { id: frame.id, frame: 'sync', details: { chatId: outcome.chatId } }));
         }
       }
     },
 
     async history(connection, frame) {
-      const page = await deps.messages.history(connection.user.userId, frame.chatId, frame.before, frame.limit ?? DEFAULT_HISTORY_LIMIT);
-      connection.send({
-        type: 'history',
-        ...(frame.id !== undefined ? { id: frame.id } : {}),
-        chatId: frame.chatId,
-        messages: page.messages,
-        hasMore: page.hasMore,
-      });
+      const page = await deps.messages.history(connection.user.userId, frame.chatId, frame.before, frame.limit ?? HISTORY_PAGE_DEFAULT);
+      connection.send({ type: 'history', ...echoId(frame), chatId: frame.chatId, messages: page.messages, hasMore: page.hasMore });
     },
 
     async ping(connection, frame) {
-      connection.send({ type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}), serverTime: deps.clock() });
+      connection.send({ type: 'pong', ...echoId(frame), serverTime: deps.clock() });
     },
   };
 
-  return (connection: Connection, frame: ClientFrame): Promise<void> =>
-    (handlers[frame.type] as (c: Connection, f: ClientFrame) => Promise<void>)(connection, frame);
+  return (connection: ClientConnection, frame: ClientFrame): Promise<void> =>
+    (handlers[frame.type] as (c: ClientConnection, f: ClientFrame) => Promise<void>)(connection, frame);
 }
 
 export type FrameHandler = ReturnType<typeof createFrameHandlers>;

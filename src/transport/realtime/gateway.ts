@@ -1,60 +1,68 @@
 /**
- * The `/ws` route: authentication at upgrade, one Connection per socket, frames
- * decoded and handled one at a time per socket (so a client's sends keep their
- * order), errors answered with `error` frames.
+ * The `/ws` route: authentication at upgrade, one ClientConnection per socket,
+ * frames decoded and handled one at a time per socket (so a client's sends keep
+ * their order), errors answered with `error` frames.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../../config.js';
-import { toClientError } from '../../model/errors.js';
-import { Connection } from './client-connection.js';
+import type { Tier } from '../../model/index.js';
+import type { ChatsService } from '../../domain/chats/chats-service.js';
+import type { PresenceService } from '../../domain/presence/presence-service.js';
+import type { QuotasService } from '../../domain/quotas/quotas-service.js';
+import { errorBody } from '../http/error-handler.js';
+import { ClientConnection } from './client-connection.js';
 import type { ConnectionHub } from './connection-hub.js';
+import { errorFrame, errorFrameFor } from './error-frames.js';
 import { decodeClientFrame } from './frame-decoder.js';
 import type { FrameHandler } from './frame-handlers.js';
-import type { ServerFrame } from './protocol.js';
 
 export interface GatewayDeps {
-  config: Config;
+  settings: Config['realtime'];
+  /** This instance's id, told to clients in `hello`. */
+  nodeId: string;
   hub: ConnectionHub;
   handleFrame: FrameHandler;
+  chats: Pick<ChatsService, 'list'>;
+  quotas: Pick<QuotasService, 'summary'>;
+  presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
 }
 
 export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
-  const { config, hub, handleFrame } = deps;
-  const allowedOrigins = new Set(config.realtime.allowedOrigins);
+  const { settings, hub, handleFrame } = deps;
+  const allowedOrigins = new Set(settings.allowedOrigins);
 
   async function checkOrigin(request: FastifyRequest, reply: FastifyReply) {
     const origin = request.headers.origin;
     if (!origin || !allowedOrigins.has(origin)) {
-      return reply.status(403).send({ error: { code: 'forbidden', message: 'This origin may not open a socket here' } });
+      return reply.status(403).send(errorBody({ code: 'forbidden', message: 'This origin may not open a socket here' }));
     }
   }
 
   /** Everything a new socket needs before its first frame is handled. */
-  async function setUp(connection: Connection): Promise<void> {
+  async function setUp(connection: ClientConnection): Promise<void> {
     const { userId } = connection.user;
-    const { chats, quotas, presence } = app.services;
-    const summaries = await chats.list(userId);
+    const summaries = await deps.chats.list(userId);
     const chatIds = summaries.map((c) => c.chatId);
     const first = await hub.add(connection, chatIds);
     // Registered as online before `hello`: a client that has its hello counts as a tab.
-    if (first) await presence.userConnected(userId, chatIds);
+    if (first) await deps.presence.userConnected(userId, chatIds);
     if (connection.closed) return;
-    const quota = await quotas.summary(userId);
+    const quota = await deps.quotas.summary(userId);
     const user = publicUser(connection, quota.tier);
-    connection.send({ type: 'hello', nodeId: app.bus.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
+    connection.send({ type: 'hello', nodeId: deps.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
     const memberIds = [...new Set(summaries.flatMap((c) => c.members.map((m) => m.userId)))].filter((id) => id !== userId);
     await sendOnlinePresence(connection, memberIds);
   }
 
-  function publicUser(connection: Connection, tier: 'free' | 'premium') {
+  function publicUser(connection: ClientConnection, tier: Tier) {
     const { userId, username } = connection.user;
     return { userId, username, tier, ...(connection.user.email ? { email: connection.user.email } : {}) };
   }
 
-  async function sendOnlinePresence(connection: Connection, memberIds: string[]) {
+  async function sendOnlinePresence(connection: ClientConnection, memberIds: string[]) {
     if (memberIds.length === 0) return;
-    const online = await app.services.presence.onlineAmong(memberIds);
+    const online = await deps.presence.onlineAmong(memberIds);
     for (const id of online) {
       if (connection.presenceSent.get(id) === true) continue;
       connection.presenceSent.set(id, true);
@@ -73,97 +81,82 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
    * it to catch a rejection, and an unhandled one would end the process and every
    * socket on this instance with it.
    */
-  async function handleRaw(connection: Connection, raw: string): Promise<void> {
+  async function handleRaw(connection: ClientConnection, raw: string): Promise<void> {
     try {
       await decodeAndHandle(connection, raw);
     } catch (err) {
       connection.log.error({ err }, 'frame handling failed');
       try {
-        connection.send({ type: 'error', code: 'internal', message: 'Something went wrong; try again' });
+        connection.send(errorFrameFor(err));
       } catch {
         // The socket is unusable; its close handler cleans up.
       }
     }
   }
 
-  async function decodeAndHandle(connection: Connection, raw: string): Promise<void> {
+  async function decodeAndHandle(connection: ClientConnection, raw: string): Promise<void> {
     const decoded = decodeClientFrame(raw);
     if (!decoded.ok) {
-      connection.send({
-        type: 'error',
-        ...(decoded.id !== undefined ? { id: decoded.id } : {}),
-        code: decoded.code,
-        message: decoded.message,
-        ...(decoded.frameType ? { frame: decoded.frameType } : {}),
-      });
+      connection.send(errorFrame({ code: decoded.code, message: decoded.message }, { id: decoded.id, frame: decoded.frameType }));
       return;
     }
     const { frame } = decoded;
     try {
       await handleFrame(connection, frame);
     } catch (err) {
-      const clientError = toClientError(err);
-      if (clientError.code === 'internal') connection.log.error({ err, frame: frame.type }, 'frame failed');
-      const reply: ServerFrame = {
-        type: 'error',
-        ...(frame.id !== undefined ? { id: frame.id } : {}),
-        code: clientError.code,
-        message: clientError.message,
+      const reply = errorFrameFor(err, {
+        id: frame.id,
         frame: frame.type,
         details: {
-          ...clientError.details,
           ...('chatId' in frame ? { chatId: frame.chatId } : {}),
           ...('clientMsgId' in frame ? { clientMsgId: frame.clientMsgId } : {}),
         },
-      };
+      });
+      if (reply.type === 'error' && reply.code === 'internal') connection.log.error({ err, frame: frame.type }, 'frame failed');
       connection.send(reply);
     }
   }
 
-  app.get(
-    '/ws',
-    { websocket: true, preValidation: [app.requireUser, checkOrigin] },
-    (socket: WebSocket, req: FastifyRequest) => {
-      const user = req.user!;
-      const connection = new Connection(
-        socket,
-        { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
-        req.log.child({ userId: user.userId }),
-        { softBytes: config.realtime.sendSoftLimitBytes, hardBytes: config.realtime.sendHardLimitBytes },
-      );
-      connection.log.debug({ connId: connection.id }, 'socket open');
+  app.get('/ws', { websocket: true, preValidation: [app.requireUser, checkOrigin] }, (socket: WebSocket, req: FastifyRequest) => {
+    const user = req.user!;
+    const connection = new ClientConnection(
+      socket,
+      { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
+      req.log.child({ userId: user.userId }),
+      { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
+    );
+    connection.log.debug({ connId: connection.id }, 'socket open');
 
-      // Listeners are attached before any await: frames that arrive during set-up
-      // wait in the chain instead of being lost.
-      const ready: Promise<void> = setUp(connection).catch((err) => {
-        connection.log.error({ err }, 'socket set-up failed');
-        connection.close('setupFailed');
-      });
-      let chain = ready;
+    // Listeners are attached before any await: frames that arrive during set-up
+    // wait in the chain instead of being lost.
+    const ready: Promise<void> = setUp(connection).catch((err) => {
+      connection.log.error({ err }, 'socket set-up failed');
+      connection.close('setupFailed');
+    });
+    let chain = ready;
 
-      socket.on('message', (data, isBinary) => {
-        if (connection.closed) return;
-        if (!connection.admitFrame()) {
-          connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; slow down' });
-          return;
-        }
-        if (isBinary) {
-          connection.send({ type: 'error', code: 'bad_frame', message: 'Frames are JSON text, not binary' });
-          return;
-        }
-        const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
-        chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
-      });
-      socket.on('pong', () => {
-        connection.alive = true;
-      });
-      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
-      socket.on('close', () => {
-        connection.closed = true;
-        // A socket that closes during set-up is removed once set-up is done, so it is
-        // never left registered (or announced online) after it is gone.
-        void ready.then(() => hub.remove(connection));
-      });
-    },
-  );
+    socket.on('message', (data, isBinary) => {
+      if (connection.closed) return;
+      if (!connection.admitFrame()) {
+        connection.send(errorFrame({ code: 'rate_limited', message: 'Too many frames; slow down' }));
+        return;
+      }
+      if (isBinary) {
+        connection.send(errorFrame({ code: 'bad_frame', message: 'Frames are JSON text, not binary' }));
+        return;
+      }
+      const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+      chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
+    });
+    socket.on('pong', () => {
+      connection.alive = true;
+    });
+    socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+    socket.on('close', () => {
+      connection.closed = true;
+      // A socket that closes during set-up is removed once set-up is done, so it is
+      // never left registered (or announced online) after it is gone.
+      void ready.then(() => hub.remove(connection));
+    });
+  });
 }

@@ -7,47 +7,61 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Config } from '../../config.js';
+import type { ChatsService } from '../../domain/chats/chats-service.js';
+import type { EventPublisher } from '../../domain/events/ports.js';
+import type { Bus } from '../../domain/fanout/ports.js';
+import type { MessagesService } from '../../domain/messages/messages-service.js';
+import type { PresenceService } from '../../domain/presence/presence-service.js';
+import type { QuotasService } from '../../domain/quotas/quotas-service.js';
+import type { SessionService } from '../../domain/sessions/session-service.js';
 import { ConnectionHub } from './connection-hub.js';
 import { createFrameHandlers } from './frame-handlers.js';
 import { registerGateway } from './gateway.js';
+import type { ServerFrame } from './protocol.js';
 
 /** How often open sockets' sessions are checked against the session table. */
 const SESSION_CHECK_INTERVAL_MS = 60_000;
 /** How long shutdown waits for clients to answer the close frame. */
 const CLOSE_HANDSHAKE_WAIT_MS = 2_000;
 
-async function realtimePlugin(app: FastifyInstance, { config }: { config: Config }) {
-  const { services } = app;
-  const hub = new ConnectionHub(app.bus, app.log, {
+export interface RealtimeOptions {
+  settings: Config['realtime'];
+  bus: Bus<ServerFrame>;
+  events: EventPublisher;
+  chats: ChatsService;
+  messages: MessagesService;
+  quotas: QuotasService;
+  presence: PresenceService;
+  sessions: Pick<SessionService, 'validate'>;
+}
+
+async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
+  const { settings, bus, presence, sessions } = options;
+  const hub = new ConnectionHub(bus, app.log, {
     lastDisconnection: (userId, chatIds) => {
-      services.presence.userDisconnected(userId, chatIds).catch((err) => app.log.warn({ err }, 'presence update failed'));
+      presence.userDisconnected(userId, chatIds).catch((err) => app.log.warn({ err }, 'presence update failed'));
     },
   });
   // Replaces the plugin's own shutdown, which would close sockets without a code.
   await app.register(websocket, {
-    options: { maxPayload: config.realtime.maxPayloadBytes, perMessageDeflate: false },
+    options: { maxPayload: settings.maxPayloadBytes, perMessageDeflate: false },
     preClose: async function closeSockets(this: FastifyInstance) {
       await shutDown();
       this.websocketServer.close();
     },
   });
-  const handleFrame = createFrameHandlers({
-    chats: services.chats,
-    messages: services.messages,
-    events: services.events,
-    clock: () => Date.now(),
-  });
-  registerGateway(app, { config, hub, handleFrame });
+  const handleFrame = createFrameHandlers({ chats: options.chats, messages: options.messages, events: options.events, clock: () => Date.now() });
+  registerGateway(app, { settings, nodeId: bus.nodeId, hub, handleFrame, chats: options.chats, quotas: options.quotas, presence });
 
   // Whatever the bus lost while Redis was away, clients get back through sync.
-  app.bus.onRecovered(() => {
+  bus.onRecovered(() => {
     app.log.warn('bus reconnected: asking every socket to sync');
     hub.broadcast({ type: 'resync', reason: 'bus_reconnected' });
   });
 
   const pings = setInterval(() => {
     for (const connection of hub.connections()) connection.ping();
-  }, config.realtime.pingIntervalMs);
+  }, settings.pingIntervalMs);
   pings.unref();
 
   const sessionChecks = setInterval(() => {
@@ -58,7 +72,7 @@ async function realtimePlugin(app: FastifyInstance, { config }: { config: Config
       bySession.set(connection.user.sessionHash, list);
     }
     for (const [sessionHash, connections] of bySession) {
-      app.sessions
+      sessions
         .validate(sessionHash)
         .then((valid) => {
           if (!valid) for (const connection of connections) connection.close('sessionEnded');
@@ -68,7 +82,7 @@ async function realtimePlugin(app: FastifyInstance, { config }: { config: Config
   }, SESSION_CHECK_INTERVAL_MS);
   sessionChecks.unref();
 
-  const stopPresence = services.presence.start(() => hub.localUserIds());
+  const stopPresence = presence.start(() => hub.localUserIds());
 
   app.decorate('hub', hub);
 
@@ -86,7 +100,7 @@ async function realtimePlugin(app: FastifyInstance, { config }: { config: Config
       leaving.set(connection.user.userId, [...connection.chatIds]);
       connection.close('goingAway');
     }
-    await Promise.allSettled([...leaving].map(([userId, chatIds]) => services.presence.userDisconnected(userId, chatIds)));
+    await Promise.allSettled([...leaving].map(([userId, chatIds]) => presence.userDisconnected(userId, chatIds)));
     const deadline = Date.now() + CLOSE_HANDSHAKE_WAIT_MS;
     while (hub.connections().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     hub.close();
@@ -99,4 +113,4 @@ declare module 'fastify' {
   }
 }
 
-export default fp(realtimePlugin, { name: 'realtime', dependencies: ['aws', 'bus', 'auth', 'services'] });
+export default fp(realtimePlugin, { name: 'realtime', dependencies: ['session-auth'] });

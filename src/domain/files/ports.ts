@@ -1,6 +1,6 @@
 /**
  * Object storage for shared files, as the files service sees it. Implementation:
- * S3 (`s3-blob-store.ts`), also used against the local S3 emulator.
+ * S3 (`adapters/s3/s3-blob-store.ts`), also used against the local S3 emulator.
  *
  * Contract:
  * - Presigned URLs are computed locally from the credentials in hand; issuing one
@@ -60,4 +60,6 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Every object under `prefix`, page by page. */
   list(prefix: string): AsyncIterable<ListedObject>;
+  /** Resolves when the bucket answers (readiness probe). */
+  ping(): Promise<void>;
 }

@@ -1,0 +1,2 @@
+/** Text made safe to put inside HTML elements and quoted attributes. */
+export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
