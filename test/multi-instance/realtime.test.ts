@@ -2,7 +2,7 @@
  * Two instances on real ports sharing Redis and DynamoDB Local; people signed in
  * through the real sign-in flow; real WebSocket clients.
  */
-import t from 'tap';
+import t, { type Test as Tap } from 'tap';
 import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
 import { api, openDirect, person, type Person } from '../helpers/people.js';
 import { connect, connectReady, type ChatClient } from '../helpers/ws-client.js';
@@ -313,6 +313,28 @@ t.test('a socket that closes before its set-up finishes leaves nothing behind', 
   t.equal(users, 0, 'no socket of hers stays registered on the instance');
   const last = bobSocket.frames.filter((f) => f.type === 'presence' && f.userId === alice.userId).at(-1);
   t.equal(last ? (last as { online: boolean }).online : false, false, 'and bob does not see her online');
+});
+
+/** The sender hears `ack` before its own copy of the message, whichever bus carries it. */
+async function ackComesFirst(t: Tap, instance: TestInstance, label: string) {
+  const alice = await person(instance, 'alice');
+  const bob = await person(instance, 'bob');
+  const chatId = await openDirect(instance, alice, bob);
+  const aliceSocket = await online(instance, alice);
+  for (let i = 0; i < 5; i++) {
+    const clientMsgId = `order${i}x${Date.now()}`;
+    aliceSocket.send({ type: 'send', chatId, clientMsgId, text: `in order ${i}` });
+    const ack = await aliceSocket.next('ack', (f) => f.clientMsgId === clientMsgId);
+    const own = await aliceSocket.next('message', (f) => f.message.clientMsgId === clientMsgId);
+    t.ok(aliceSocket.frames.indexOf(ack) < aliceSocket.frames.indexOf(own), `${label}: ack ${i + 1} arrives before the sender's own copy`);
+  }
+}
+
+t.test("the sender's ack arrives before its own copy of the message (Redis bus)", (t) => ackComesFirst(t, a, 'Redis bus'));
+
+t.test("the sender's ack arrives before its own copy of the message (in-process bus)", async (t) => {
+  const solo = await startInstance(t, stack, { REDIS_URL: '' });
+  await ackComesFirst(t, solo, 'in-process bus');
 });
 
 t.test('one instance without Redis (what npm start runs by default) delivers too', async (t) => {
