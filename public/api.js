@@ -44,7 +44,8 @@ export const api = {
   startDirect: (username) => request('POST', '/api/chats/direct', { username }).then((body) => body.chat),
   createGroup: (title, members) => request('POST', '/api/chats/group', { title, members }).then((body) => body.chat),
   addMember: (chatId, username) => request('POST', `${chatPath(chatId)}/members`, { username }).then((body) => body.chat),
-  removeMember: (chatId, userId) => request('DELETE', `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`).then((body) => body.chat),
+  removeMember: (chatId, userId) =>
+    request('DELETE', `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`).then((body) => body.chat),
   leave: (chatId) => request('POST', `${chatPath(chatId)}/leave`),
   /** `{ fileKey, upload: { method, url, headers }, expiresAt }` */
   requestUpload: (chatId, file) => request('POST', `${chatPath(chatId)}/files`, { name: file.name, type: file.type, size: file.size }),

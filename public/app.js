@@ -71,7 +71,11 @@ function isOnline(userId) {
 
 function presenceDot(userId) {
   const online = isOnline(userId);
-  return h('span', { class: 'presence', dataset: { online: String(online) } }, h('span', { class: 'visually-hidden' }, online ? '(online)' : '(offline)'));
+  return h(
+    'span',
+    { class: 'presence', dataset: { online: String(online) } },
+    h('span', { class: 'visually-hidden' }, online ? '(online)' : '(offline)'),
+  );
 }
 
 // ---------- screens and notices ----------
@@ -181,8 +185,20 @@ function renderChatList() {
           'aria-current': summary.chatId === activeChatId ? 'true' : undefined,
           onclick: () => selectChat(summary.chatId, { focusComposer: true }),
         },
-        h('span', { class: 'chat-item-title' }, other ? presenceDot(other.userId) : h('span', { class: 'group-mark', 'aria-hidden': 'true' }, '#'), h('span', { class: 'name' }, chatTitle(chat))),
-        unread > 0 ? h('span', { class: 'badge', dataset: { unread: String(unread) } }, String(unread), h('span', { class: 'visually-hidden' }, ` unread message${unread === 1 ? '' : 's'}`)) : null,
+        h(
+          'span',
+          { class: 'chat-item-title' },
+          other ? presenceDot(other.userId) : h('span', { class: 'group-mark', 'aria-hidden': 'true' }, '#'),
+          h('span', { class: 'name' }, chatTitle(chat)),
+        ),
+        unread > 0
+          ? h(
+              'span',
+              { class: 'badge', dataset: { unread: String(unread) } },
+              String(unread),
+              h('span', { class: 'visually-hidden' }, ` unread message${unread === 1 ? '' : 's'}`),
+            )
+          : null,
         h('span', { class: 'preview muted' }, preview),
       ),
     );
@@ -220,7 +236,11 @@ function renderChatHeader() {
         presenceDot(member.userId),
         h('span', { class: 'name' }, member.username, member.userId === client.me?.userId ? ' (you)' : ''),
         isGroup && iCreated && member.userId !== client.me?.userId
-          ? h('button', { type: 'button', class: 'link-button', onclick: () => removeMember(member), 'aria-label': `Remove ${member.username}` }, 'Remove')
+          ? h(
+              'button',
+              { type: 'button', class: 'link-button', onclick: () => removeMember(member), 'aria-label': `Remove ${member.username}` },
+              'Remove',
+            )
           : null,
       ),
     ),
@@ -246,24 +266,34 @@ function renderFile(item) {
       if (retried) return;
       retried = true;
       downloads.forget(file.key);
-      downloads.get(chatId, file.key).then((url) => (img.src = url), () => {});
+      downloads.get(chatId, file.key).then(
+        (url) => (img.src = url),
+        () => {},
+      );
     });
-    downloads.get(chatId, file.key).then((url) => (img.src = url), () => img.replaceWith(h('p', { class: 'file muted' }, `Image unavailable: ${label}`)));
+    downloads.get(chatId, file.key).then(
+      (url) => (img.src = url),
+      () => img.replaceWith(h('p', { class: 'file muted' }, `Image unavailable: ${label}`)),
+    );
     return h('figure', { class: 'file' }, img, h('figcaption', { class: 'muted' }, label));
   }
-  const link = h('a', {
-    href: '#',
-    class: 'file-link',
-    onclick: async (event) => {
-      event.preventDefault();
-      try {
-        const url = await downloads.get(chatId, file.key);
-        window.open(url, '_blank', 'noopener');
-      } catch (err) {
-        showNotice(describeApiError(err));
-      }
+  const link = h(
+    'a',
+    {
+      href: '#',
+      class: 'file-link',
+      onclick: async (event) => {
+        event.preventDefault();
+        try {
+          const url = await downloads.get(chatId, file.key);
+          window.open(url, '_blank', 'noopener');
+        } catch (err) {
+          showNotice(describeApiError(err));
+        }
+      },
     },
-  }, `Download ${label}`);
+    `Download ${label}`,
+  );
   return h('p', { class: 'file' }, link);
 }
 
@@ -272,7 +302,8 @@ function fillMessage(li, item) {
   li.className = `message ${item.mine ? 'mine' : 'theirs'} status-${item.status}`;
   const body = item.kind === 'file' ? renderFile(item) : h('p', { class: 'text' }, item.text ?? '');
   let status = null;
-  if (item.status === 'pending') status = h('p', { class: 'status muted' }, client.connection === 'online' ? 'Sending…' : 'Waiting for the connection…');
+  if (item.status === 'pending')
+    status = h('p', { class: 'status muted' }, client.connection === 'online' ? 'Sending…' : 'Waiting for the connection…');
   else if (item.status === 'sent') status = h('p', { class: 'status muted' }, 'Sent');
   else if (item.status === 'failed') {
     status = h(
@@ -285,11 +316,11 @@ function fillMessage(li, item) {
     );
   }
   const meta = h(
-      'p',
-      { class: 'meta' },
-      h('span', { class: 'author' }, item.mine ? 'You' : item.senderName),
-      ' ',
-      item.createdAt ? h('time', { datetime: new Date(item.createdAt).toISOString() }, formatTime(item.createdAt)) : null,
+    'p',
+    { class: 'meta' },
+    h('span', { class: 'author' }, item.mine ? 'You' : item.senderName),
+    ' ',
+    item.createdAt ? h('time', { datetime: new Date(item.createdAt).toISOString() }, formatTime(item.createdAt)) : null,
   );
   li.replaceChildren(...[meta, body, status].filter(Boolean));
 }
@@ -353,7 +384,11 @@ function renderMessages({ older = false } = {}) {
 function renderTyping() {
   const names = activeChatId ? client.typingNames(activeChatId) : [];
   $('typing').textContent =
-    names.length === 0 ? '' : names.length > 3 ? 'Several people are typing…' : `${listNames(names)} ${names.length === 1 ? 'is' : 'are'} typing…`;
+    names.length === 0
+      ? ''
+      : names.length > 3
+        ? 'Several people are typing…'
+        : `${listNames(names)} ${names.length === 1 ? 'is' : 'are'} typing…`;
 }
 
 // ---------- navigation ----------
@@ -406,8 +441,8 @@ async function startDirect(event) {
 async function createGroup(event) {
   event.preventDefault();
   const title = /** @type {HTMLInputElement} */ ($('group-title')).value.trim();
-  const members = /** @type {HTMLInputElement} */ ($('group-members'))
-    .value.split(/[\s,]+/)
+  const members = /** @type {HTMLInputElement} */ ($('group-members')).value
+    .split(/[\s,]+/)
     .map((name) => name.trim())
     .filter(Boolean);
   try {
@@ -516,7 +551,10 @@ function wireClient() {
     schedule('list', 'header', 'messages');
   });
   client.on('unknown-chat', () => {
-    api.chats().then((chats) => client.setChats(chats), () => {});
+    api.chats().then(
+      (chats) => client.setChats(chats),
+      () => {},
+    );
   });
   client.on('notice', ({ message }) => showNotice(message));
   client.on('signed-out', () => showSignedOut('Your session has ended. Sign in again to continue.'));

@@ -66,7 +66,11 @@ export interface DisplayMessage {
 export declare const defaultSettings: Readonly<Settings>;
 export declare const SESSION_ENDED: 4501;
 export declare function isTerminalClose(code: number): boolean;
-export declare function reconnectDelay(attempt: number, settings: Pick<Settings, 'reconnectBaseMs' | 'reconnectMaxMs'>, random?: () => number): number;
+export declare function reconnectDelay(
+  attempt: number,
+  settings: Pick<Settings, 'reconnectBaseMs' | 'reconnectMaxMs'>,
+  random?: () => number,
+): number;
 export declare function previewOf(message: TimelineMessage): string;
 export declare function describeSendError(error: OutboxEntry['error'], now?: number): string;
 
@@ -92,7 +96,7 @@ export declare class ChatClient {
   attempt: number;
   nextAttemptAt: number | null;
   activeChatId: string | null;
-  on(type: string, listener: (...args: any[]) => void): () => void;
+  on(type: string, listener: (...args: never[]) => void): () => void;
   start(): void;
   stop(): void;
   reconnectNow(): void;

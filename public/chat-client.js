@@ -402,7 +402,14 @@ export class ChatClient {
       kind: entry.fileKey ? 'file' : 'text',
       createdAt: frame.createdAt,
       ...(entry.fileKey
-        ? { file: { key: entry.fileKey, name: entry.file?.name ?? 'file', size: entry.file?.size ?? 0, contentType: entry.file?.contentType ?? '' } }
+        ? {
+            file: {
+              key: entry.fileKey,
+              name: entry.file?.name ?? 'file',
+              size: entry.file?.size ?? 0,
+              contentType: entry.file?.contentType ?? '',
+            },
+          }
         : { text: entry.text }),
     };
     // The same message may also come back as a `message` frame; the timeline keeps one per seq.
@@ -624,9 +631,7 @@ export class ChatClient {
   }
 
   syncChats(chats) {
-    const entries = chats
-      .filter((chat) => chat.timeline.loaded)
-      .map((chat) => ({ chatId: chat.chatId, lastSeq: chat.timeline.lastSeq }));
+    const entries = chats.filter((chat) => chat.timeline.loaded).map((chat) => ({ chatId: chat.chatId, lastSeq: chat.timeline.lastSeq }));
     // The protocol caps one sync at 1000 chats.
     for (let i = 0; i < entries.length; i += 1000) this.sendFrame({ type: 'sync', chats: entries.slice(i, i + 1000) });
   }
@@ -668,7 +673,8 @@ export class ChatClient {
     if (seq <= 0 || seq <= summary.readSeq) return;
     summary.readSeq = seq;
     summary.unread = 0;
-    if (this.me) summary.readPositions = { ...summary.readPositions, [this.me.userId]: Math.max(summary.readPositions?.[this.me.userId] ?? 0, seq) };
+    if (this.me)
+      summary.readPositions = { ...summary.readPositions, [this.me.userId]: Math.max(summary.readPositions?.[this.me.userId] ?? 0, seq) };
     this.emit('chats');
     chat.readPending = seq;
     if (chat.readTimer === null) this.flushRead(chat);
@@ -849,7 +855,18 @@ export class ChatClient {
 }
 
 function placeholderSummary(chatId) {
-  return { chatId, kind: 'group', title: 'New chat', createdBy: '', members: [], lastSeq: 0, readSeq: 0, unread: 0, readPositions: {}, updatedAt: 0 };
+  return {
+    chatId,
+    kind: 'group',
+    title: 'New chat',
+    createdBy: '',
+    members: [],
+    lastSeq: 0,
+    readSeq: 0,
+    unread: 0,
+    readPositions: {},
+    updatedAt: 0,
+  };
 }
 
 export function createChatClient(options) {

@@ -26,9 +26,7 @@ async function main() {
     `  Data            ${dataDir}/ (addresses in ${path.join(dataDir, 'stack.json')})`,
   ];
   if (!stack.owned) {
-    process.stdout.write(
-      [`A local stack is already running (process ${pid}); nothing started.`, ...services, ''].join('\n'),
-    );
+    process.stdout.write([`A local stack is already running (process ${pid}); nothing started.`, ...services, ''].join('\n'));
     return;
   }
 

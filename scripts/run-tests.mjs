@@ -92,8 +92,7 @@ async function dynamoAnswers(endpoint) {
       headers: {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': 'DynamoDB_20120810.ListTables',
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
       },
       body: '{}',
       signal: AbortSignal.timeout(1000),
@@ -320,7 +319,11 @@ function runTap(args, env) {
   const asFiles = (entry) => {
     const full = path.resolve(root, entry);
     const isDirectory = statSync(full, { throwIfNoEntry: false })?.isDirectory();
-    return isDirectory ? findTestFiles(full).map((f) => path.relative(root, f)).sort() : [entry];
+    return isDirectory
+      ? findTestFiles(full)
+          .map((f) => path.relative(root, f))
+          .sort()
+      : [entry];
   };
   const testFiles = (files.length > 0 ? files : ['test']).flatMap(asFiles);
   const { tally, parser } = createTally();

@@ -62,10 +62,12 @@ async function localStackEndpoint(draft: ConfigDraft): Promise<string> {
 }
 
 function explain(err: unknown, target: string): string {
-  const code = (err as { code?: string; cause?: { code?: string } } | undefined)?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
+  const code =
+    (err as { code?: string; cause?: { code?: string } } | undefined)?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
   if (code === 'ECONNREFUSED') return `Nothing answers at ${target}: is the local stack (npm start / npm run stack) still running?`;
   if (err instanceof Error && err.name === 'ResourceNotFoundException') return `${err.message} (is TABLE_PREFIX the one the service uses?)`;
-  if (err instanceof Error && err.name === 'CredentialsProviderError') return 'No AWS credentials found (set a profile, environment credentials or run with a role).';
+  if (err instanceof Error && err.name === 'CredentialsProviderError')
+    return 'No AWS credentials found (set a profile, environment credentials or run with a role).';
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
@@ -105,7 +107,8 @@ async function main(): Promise<number> {
     try {
       result = await quotas.setTier(username, tier);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'not_found') throw new UserError(`No user named "${username}" in ${target} (table prefix "${config.tables.prefix}").`);
+      if (err instanceof AppError && err.code === 'not_found')
+        throw new UserError(`No user named "${username}" in ${target} (table prefix "${config.tables.prefix}").`);
       throw new UserError(explain(err, target));
     }
 
@@ -130,7 +133,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof UserError ? err.message : `user:tier failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`}\n`);
+    process.stderr.write(
+      `${err instanceof UserError ? err.message : `user:tier failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`}\n`,
+    );
     process.exit(1);
   },
 );

@@ -102,7 +102,11 @@ export function verifierSettingsFrom(config: Config): VerifierSettings {
   };
 }
 
-async function createFanout(config: Config, nodeId: string, logger: PinoLogger): Promise<{ bus: Bus<ServerFrame>; presence: PresenceStore }> {
+async function createFanout(
+  config: Config,
+  nodeId: string,
+  logger: PinoLogger,
+): Promise<{ bus: Bus<ServerFrame>; presence: PresenceStore }> {
   const { redis, realtime } = config;
   if (!redis.url) {
     return {
@@ -111,7 +115,12 @@ async function createFanout(config: Config, nodeId: string, logger: PinoLogger):
     };
   }
   // Boot fails here when Redis is set but cannot be reached.
-  const bus = await createRedisBus<ServerFrame>({ url: redis.url, keyPrefix: redis.keyPrefix, nodeId, logger: logger.child({ module: 'bus' }) });
+  const bus = await createRedisBus<ServerFrame>({
+    url: redis.url,
+    keyPrefix: redis.keyPrefix,
+    nodeId,
+    logger: logger.child({ module: 'bus' }),
+  });
   const presence = createRedisPresence({
     redis: redis.url,
     keyPrefix: redis.keyPrefix,
@@ -156,7 +165,12 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     blob,
     quotas,
     isMember: (chatId, userId) => chats.isMember(chatId, userId),
-    policy: { maxBytes: config.files.maxBytes, allowedTypes: config.files.allowedTypes, uploadTtlS: UPLOAD_URL_TTL_S, downloadTtlS: DOWNLOAD_URL_TTL_S },
+    policy: {
+      maxBytes: config.files.maxBytes,
+      allowedTypes: config.files.allowedTypes,
+      uploadTtlS: UPLOAD_URL_TTL_S,
+      downloadTtlS: DOWNLOAD_URL_TTL_S,
+    },
     clock,
     logger,
   });

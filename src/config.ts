@@ -28,13 +28,22 @@ const Bool = (def: boolean) => Type.Boolean({ default: def });
 export const variables = {
   PORT: variable(Port(3000), 'HTTP port the service listens on.'),
   HOST: variable(Type.String({ default: 'localhost' }), 'Interface to bind (`0.0.0.0` in a container).'),
-  PUBLIC_URL: variable(Optional(), 'Origin users open in the browser; default `http://localhost:$PORT`. Sign-in redirects and cookie flags derive from it.'),
+  PUBLIC_URL: variable(
+    Optional(),
+    'Origin users open in the browser; default `http://localhost:$PORT`. Sign-in redirects and cookie flags derive from it.',
+  ),
   LOG_LEVEL: variable(
-    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
     'pino log level.',
   ),
   TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
-  HTTP_RATE_LIMIT_PER_MINUTE: variable(Positive(600), 'HTTP requests one client (its session, else its address) may make per minute on one instance.'),
+  HTTP_RATE_LIMIT_PER_MINUTE: variable(
+    Positive(600),
+    'HTTP requests one client (its session, else its address) may make per minute on one instance.',
+  ),
 
   AWS_REGION: variable(Optional(), 'AWS region. Required when `COGNITO_USER_POOL_ID` is set.'),
   TABLE_PREFIX: variable(Type.String({ default: 'huddle-' }), 'Prefix of the four DynamoDB table names.'),
@@ -42,7 +51,10 @@ export const variables = {
   S3_BUCKET: variable(Type.String({ minLength: 3, default: 'huddle-files' }), 'Bucket for shared files.'),
   S3_ENDPOINT: variable(Optional(), 'S3 endpoint override (a running S3 emulator); locally, skips starting one.'),
 
-  COGNITO_USER_POOL_ID: variable(Optional(), 'Cognito user pool id (`region_xxxx`). Setting it switches huddle to AWS mode: no emulators start.'),
+  COGNITO_USER_POOL_ID: variable(
+    Optional(),
+    'Cognito user pool id (`region_xxxx`). Setting it switches huddle to AWS mode: no emulators start.',
+  ),
   COGNITO_DOMAIN: variable(Optional(), 'Hosted UI origin, e.g. `https://auth.example.com`. Required in AWS mode.'),
   COGNITO_CLIENT_ID: variable(Optional(), 'App client id. Required in AWS mode.'),
   COGNITO_CLIENT_SECRET: variable(Optional(), 'App client secret, if the app client has one (from SSM Parameter Store).'),
@@ -50,21 +62,36 @@ export const variables = {
   PREMIUM_GROUP: variable(Type.String({ default: 'premium' }), 'Cognito group whose members become premium at sign-in.'),
 
   REDIS_URL: variable(Optional(), 'Redis for the cross-instance bus and presence. Unset: in-process bus (one instance only).'),
-  REDIS_KEY_PREFIX: variable(Type.String({ default: 'huddle:' }), 'Prefix of every Redis key and channel (one per deployment or test run).'),
+  REDIS_KEY_PREFIX: variable(
+    Type.String({ default: 'huddle:' }),
+    'Prefix of every Redis key and channel (one per deployment or test run).',
+  ),
 
-  SESSION_SECRET: variable(Optional(), 'Secret (32+ characters) that signs the short-lived login cookie. Required in AWS mode; generated locally.'),
+  SESSION_SECRET: variable(
+    Optional(),
+    'Secret (32+ characters) that signs the short-lived login cookie. Required in AWS mode; generated locally.',
+  ),
   SESSION_IDLE_TIMEOUT_S: variable(Positive(3 * 24 * 3600), 'A session unused this long (seconds) is over.'),
   SESSION_ABSOLUTE_TIMEOUT_S: variable(Positive(30 * 24 * 3600), 'A session ends this long (seconds) after sign-in, used or not.'),
 
   WS_ALLOWED_ORIGINS: variable(Optional(), 'Comma-separated exact origins allowed to open `/ws`; default the `PUBLIC_URL` origin.'),
   WS_MAX_PAYLOAD_BYTES: variable(Positive(64 * 1024), 'Largest WebSocket frame accepted; larger closes the socket (1009).'),
-  WS_PING_INTERVAL_MS: variable(Positive(25_000), 'Server ping interval; a peer that misses one is terminated. Below the ALB idle timeout (60 s).'),
-  WS_SEND_SOFT_LIMIT_BYTES: variable(Positive(256 * 1024), 'Past this many buffered bytes a socket stops getting typing and presence events.'),
+  WS_PING_INTERVAL_MS: variable(
+    Positive(25_000),
+    'Server ping interval; a peer that misses one is terminated. Below the ALB idle timeout (60 s).',
+  ),
+  WS_SEND_SOFT_LIMIT_BYTES: variable(
+    Positive(256 * 1024),
+    'Past this many buffered bytes a socket stops getting typing and presence events.',
+  ),
   WS_SEND_HARD_LIMIT_BYTES: variable(Positive(4 * 1024 * 1024), 'Past this many buffered bytes a socket is closed (4008) and must resync.'),
 
   MESSAGE_MAX_LENGTH: variable(Positive(4000), 'Longest text message, in characters.'),
   GROUP_MAX_MEMBERS: variable(Positive(50), 'Most members a group chat can have.'),
-  SYNC_MAX_MESSAGES: variable(Positive(500), 'Most missed messages `sync` returns; beyond it the client gets `resync` and reloads history.'),
+  SYNC_MAX_MESSAGES: variable(
+    Positive(500),
+    'Most missed messages `sync` returns; beyond it the client gets `resync` and reloads history.',
+  ),
   PRESENCE_TTL_MS: variable(Positive(60_000), 'A user whose instance stops refreshing presence goes offline after this long.'),
 
   FILE_MAX_BYTES: variable(Positive(2 * 1024 * 1024), 'Largest file upload, in bytes.'),
@@ -223,7 +250,9 @@ function shape(env: Env, problems: string[]) {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
-type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends (infer U)[] ? readonly DeepReadonly<U>[] : T[K] extends object ? DeepReadonly<T[K]> : T[K] };
+type DeepReadonly<T> = {
+  readonly [K in keyof T]: T[K] extends (infer U)[] ? readonly DeepReadonly<U>[] : T[K] extends object ? DeepReadonly<T[K]> : T[K];
+};
 
 export type Config = DeepReadonly<ReturnType<typeof shape>>;
 /** A config under construction (tests and the local stack fill in endpoints before freezing). */

@@ -45,13 +45,13 @@ async function startRedis(): Promise<{ url: string; close(): Promise<void> }> {
   });
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
       if (output.includes('Ready to accept connections')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return { url: `redis://127.0.0.1:${port}`, close: () => stopProcess(child) };
 }
 
@@ -67,9 +67,9 @@ function stopProcess(child: ChildProcess): Promise<void> {
 export async function startBenchStack(): Promise<BenchStack> {
   const closers: (() => Promise<void>)[] = [];
   const dynamo = await startDynamoDbLocal({ port: await freePort() });
-  closers.push(dynamo.close);
+  closers.push(() => dynamo.close());
   const redis = await startRedis();
-  closers.push(redis.close);
+  closers.push(() => redis.close());
   const s3Dir = await mkdtemp(path.join(tmpdir(), 'huddle-bench-s3-'));
   const s3 = await startS3Emulator({ port: 0, directory: s3Dir, bucket: 'huddle-bench' });
   closers.push(async () => {
@@ -77,7 +77,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     await rm(s3Dir, { recursive: true, force: true });
   });
   const idp = await startIdentityProvider({ port: 0 });
-  closers.push(idp.close);
+  closers.push(() => idp.close());
 
   const prefix = `bench${Date.now().toString(36)}-`;
   const { raw } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint });

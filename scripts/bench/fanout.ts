@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { signIn } from '../../test/helpers/sign-in.js';
-import { connectReady, type ChatClient } from '../../test/helpers/ws-client.js';
+import { connectReady, textOf, type ChatClient } from '../../test/helpers/ws-client.js';
 import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
 
 const settings = {
@@ -97,7 +97,7 @@ async function run(instances: BenchInstance[]) {
     const { client } = await connectReady(instances[user.instance]!.wsUrl, user.cookie);
     user.client = client;
     client.socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { type: string; clientMsgId?: string; message?: { clientMsgId: string } };
+      const frame = JSON.parse(textOf(data)) as { type: string; clientMsgId?: string; message?: { clientMsgId: string } };
       const now = performance.now();
       if (frame.type === 'message') {
         const entry = sent.get(frame.message!.clientMsgId);
@@ -175,7 +175,9 @@ async function run(instances: BenchInstance[]) {
   log(`lost deliveries                  ${results.lostDeliveries}`);
   log(`send -> delivery, other instance p50 ${results.crossInstanceLatencyMs.p50} ms, p99 ${results.crossInstanceLatencyMs.p99} ms`);
   log(`send -> ack                      p50 ${results.sendToAckMs.p50} ms, p99 ${results.sendToAckMs.p99} ms`);
-  log(`server CPU                       ${results.serverCpuSeconds} s, ${results.serverCpuSecondsPer1000Deliveries} s per 1,000 deliveries`);
+  log(
+    `server CPU                       ${results.serverCpuSeconds} s, ${results.serverCpuSecondsPer1000Deliveries} s per 1,000 deliveries`,
+  );
   log(`instance RSS                     ${results.instanceRssMiB.join(' / ')} MiB`);
   log(`json ${JSON.stringify({ settings, results })}`);
   for (const user of users) await user.client?.close();

@@ -11,10 +11,10 @@ export function createDeliveryListeners<Frame extends BusFrame>(logger: Logger) 
   const deliveryListeners: BusListener<Frame>[] = [];
   const recoveredListeners: Array<() => void> = [];
   return {
-    onDelivery(listener: BusListener<Frame>) {
+    onDelivery: (listener: BusListener<Frame>) => {
       deliveryListeners.push(listener);
     },
-    onRecovered(listener: () => void) {
+    onRecovered: (listener: () => void) => {
       recoveredListeners.push(listener);
     },
     deliver(delivery: BusDelivery<Frame>) {

@@ -27,6 +27,7 @@ import { createHash, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SIGN_IN_SCOPES } from '../adapters/identity/oidc-client.js';
 import { escapeHtml } from '../shared/html.js';
+import type * as OidcProviderModule from 'oidc-provider';
 import type { Account, Adapter, AdapterPayload, InteractionDetails, IssuedToken, Provider as OidcProvider } from 'oidc-provider';
 
 export const LOCAL_CLIENT_ID = 'huddle-local';
@@ -127,7 +128,7 @@ export async function startIdentityProvider(opts: { port: number; host?: string 
  * is about the runtime, not about anything a huddle developer can act on, so it is
  * filtered out (only that exact message, only while the module first loads).
  */
-async function importOidcProvider(): Promise<typeof import('oidc-provider')> {
+async function importOidcProvider(): Promise<typeof OidcProviderModule> {
   const original = console.warn;
   console.warn = (...args: unknown[]) => {
     if (typeof args[0] === 'string' && args[0].startsWith('oidc-provider WARNING: Unsupported runtime')) return;
@@ -209,7 +210,8 @@ async function createProvider(issuer: string, store: MemoryStore, usernames: Rea
       userinfo: { enabled: true },
       revocation: {
         enabled: true,
-        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId,
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) =>
+          token.clientId === client.clientId,
       },
       resourceIndicators: {
         enabled: true,
@@ -217,7 +219,13 @@ async function createProvider(issuer: string, store: MemoryStore, usernames: Rea
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, resource: string) => {
           if (resource !== RESOURCE) throw new errors.InvalidTarget();
-          return { scope: SIGN_IN_SCOPES, audience: LOCAL_CLIENT_ID, accessTokenFormat: 'jwt', accessTokenTTL: ttlSeconds.AccessToken, jwt: { sign: { alg: 'RS256' } } };
+          return {
+            scope: SIGN_IN_SCOPES,
+            audience: LOCAL_CLIENT_ID,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: ttlSeconds.AccessToken,
+            jwt: { sign: { alg: 'RS256' } },
+          };
         },
       },
     },
@@ -244,7 +252,8 @@ async function createProvider(issuer: string, store: MemoryStore, usernames: Rea
       return { token_use: 'access', username: account.username, ...(groups.length > 0 ? { 'cognito:groups': groups } : {}) };
     },
     findAccount: async (_ctx: unknown, sub: string) => accountFor(sub),
-    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: false,
     // A refresh token outlives the provider's "signed in" cookie, as in Cognito.
     expiresWithSession: async () => false,
@@ -323,7 +332,13 @@ async function submitInteraction(idp: LocalIdp, req: IncomingMessage, res: Serve
 }
 
 /** Grants exactly what huddle asks for: the local provider has no consent screen, like Cognito's. */
-async function finishWithGrant(provider: OidcProvider, req: IncomingMessage, res: ServerResponse, details: InteractionDetails, accountId: string) {
+async function finishWithGrant(
+  provider: OidcProvider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  details: InteractionDetails,
+  accountId: string,
+) {
   const clientId = String(details.params.client_id ?? LOCAL_CLIENT_ID);
   const grant = new provider.Grant({ accountId, clientId });
   const requested = String(details.params.scope ?? SIGN_IN_SCOPES);

@@ -1,5 +1,4 @@
 import S3rver from 's3rver';
-import type { AddressInfo } from 'node:net';
 
 export interface RunningS3Emulator {
   endpoint: string;
@@ -29,7 +28,7 @@ export async function startS3Emulator(options: { port: number; directory: string
     directory: options.directory,
     configureBuckets: [{ name: options.bucket, configs: [corsConfiguration] }],
   });
-  const address = (await server.run()) as AddressInfo;
+  const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     close: () => server.close(),

@@ -62,7 +62,13 @@ export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalSt
   const given = { dynamodb: draft.aws.dynamodbEndpoint, s3: draft.aws.s3Endpoint, issuer: draft.identity.localIssuer };
   if (given.dynamodb && given.s3 && given.issuer) {
     // Every service was named explicitly (tests, scripted load runs): start and record nothing.
-    const addresses = { dynamodbEndpoint: given.dynamodb, s3Endpoint: given.s3, issuer: given.issuer, clientId: LOCAL_CLIENT_ID, pid: process.pid };
+    const addresses = {
+      dynamodbEndpoint: given.dynamodb,
+      s3Endpoint: given.s3,
+      issuer: given.issuer,
+      clientId: LOCAL_CLIENT_ID,
+      pid: process.pid,
+    };
     return { addresses, owned: false, close: async () => {} };
   }
   const dataDir = path.resolve(draft.local.dataDir);
@@ -79,16 +85,16 @@ export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalSt
     const dynamo = draft.aws.dynamodbEndpoint
       ? { endpoint: draft.aws.dynamodbEndpoint, close: async () => {} }
       : await startDynamoDbLocal({ port: draft.local.dynamodbPort, dataDir: path.join(dataDir, 'dynamodb') });
-    closers.push(dynamo.close);
+    closers.push(() => dynamo.close());
     await mkdir(path.join(dataDir, 's3'), { recursive: true });
     const s3 = draft.aws.s3Endpoint
       ? { endpoint: draft.aws.s3Endpoint, close: async () => {} }
       : await startS3Emulator({ port: draft.local.s3Port, directory: path.join(dataDir, 's3'), bucket: draft.files.bucket });
-    closers.push(s3.close);
+    closers.push(() => s3.close());
     const idp = draft.identity.localIssuer
       ? { issuer: draft.identity.localIssuer, close: async () => {} }
       : await startIdentityProvider({ port: draft.local.idpPort });
-    closers.push(idp.close);
+    closers.push(() => idp.close());
 
     const addresses: StackAddresses = {
       dynamodbEndpoint: dynamo.endpoint,

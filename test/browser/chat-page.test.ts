@@ -14,85 +14,91 @@ const onePixelPng = Buffer.from(
 
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 
-t.test('two people chat through the page: message, unread count, typing, seen, a picture, history after reload', { skip: chromiumMissing }, async (t) => {
-  const stack = await startTestStack(t);
-  const first = await startInstance(t, stack);
-  const second = await startInstance(t, stack);
-  const browser = await launchBrowser(t);
-  const alice = `alice${uniqueId('')}`.slice(0, 24);
-  const bob = `bob${uniqueId('')}`.slice(0, 24);
+t.test(
+  'two people chat through the page: message, unread count, typing, seen, a picture, history after reload',
+  { skip: chromiumMissing },
+  async (t) => {
+    const stack = await startTestStack(t);
+    const first = await startInstance(t, stack);
+    const second = await startInstance(t, stack);
+    const browser = await launchBrowser(t);
+    const alice = `alice${uniqueId('')}`.slice(0, 24);
+    const bob = `bob${uniqueId('')}`.slice(0, 24);
 
-  const bobPage = await (await browser.newContext()).newPage();
-  const alicePage = await (await browser.newContext()).newPage();
-  const problems = [...[bobPage, alicePage].map(watchPageProblems)];
+    const bobPage = await (await browser.newContext()).newPage();
+    const alicePage = await (await browser.newContext()).newPage();
+    const problems = [...[bobPage, alicePage].map(watchPageProblems)];
 
-  // 1. bob signs in once, so that he exists; he stays on the chat list.
-  await signIn(bobPage, second.baseUrl, bob);
-  await signIn(alicePage, first.baseUrl, alice);
+    // 1. bob signs in once, so that he exists; he stays on the chat list.
+    await signIn(bobPage, second.baseUrl, bob);
+    await signIn(alicePage, first.baseUrl, alice);
 
-  // 2. alice starts a direct chat with bob and writes to him.
-  await alicePage.getByLabel('Start a chat with').fill(bob);
-  await alicePage.getByRole('button', { name: 'Start' }).click();
-  await alicePage.getByRole('heading', { name: bob }).waitFor();
-  const composer = alicePage.getByLabel('Message', { exact: true });
-  await composer.fill('Hello bob, lunch at noon?');
-  await composer.press('Enter');
-  const aliceLog = alicePage.getByRole('log', { name: 'Messages' });
-  await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
-  t.equal(await composer.inputValue(), '', 'the composer empties after sending');
+    // 2. alice starts a direct chat with bob and writes to him.
+    await alicePage.getByLabel('Start a chat with').fill(bob);
+    await alicePage.getByRole('button', { name: 'Start' }).click();
+    await alicePage.getByRole('heading', { name: bob }).waitFor();
+    const composer = alicePage.getByLabel('Message', { exact: true });
+    await composer.fill('Hello bob, lunch at noon?');
+    await composer.press('Enter');
+    const aliceLog = alicePage.getByRole('log', { name: 'Messages' });
+    await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
+    t.equal(await composer.inputValue(), '', 'the composer empties after sending');
 
-  // 3. bob, on the other instance, sees the new chat with one unread message and its preview.
-  const bobsChat = chatButton(bobPage, alice);
-  await bobsChat.locator('.badge', { hasText: '1' }).waitFor();
-  t.match(await bobsChat.textContent(), /Hello bob, lunch at noon\?/, 'the preview shows the message');
-  t.match(await bobPage.title(), /^\(1\) huddle/, 'the tab title counts unread messages');
+    // 3. bob, on the other instance, sees the new chat with one unread message and its preview.
+    const bobsChat = chatButton(bobPage, alice);
+    await bobsChat.locator('.badge', { hasText: '1' }).waitFor();
+    t.match(await bobsChat.textContent(), /Hello bob, lunch at noon\?/, 'the preview shows the message');
+    t.match(await bobPage.title(), /^\(1\) huddle/, 'the tab title counts unread messages');
 
-  // 4. bob opens it: the message is there with alice's name, and the unread count goes.
-  await bobsChat.click();
-  const bobLog = bobPage.getByRole('log', { name: 'Messages' });
-  const received = bobLog.locator('.message', { hasText: 'Hello bob, lunch at noon?' });
-  await received.waitFor();
-  t.equal((await received.locator('.author').textContent())?.trim(), alice);
-  await bobsChat.locator('.badge').waitFor({ state: 'detached' });
+    // 4. bob opens it: the message is there with alice's name, and the unread count goes.
+    await bobsChat.click();
+    const bobLog = bobPage.getByRole('log', { name: 'Messages' });
+    const received = bobLog.locator('.message', { hasText: 'Hello bob, lunch at noon?' });
+    await received.waitFor();
+    t.equal((await received.locator('.author').textContent())?.trim(), alice);
+    await bobsChat.locator('.badge').waitFor({ state: 'detached' });
 
-  // 5. alice sees that bob has read it.
-  await alicePage.locator('#seen-by', { hasText: 'Seen' }).waitFor();
+    // 5. alice sees that bob has read it.
+    await alicePage.locator('#seen-by', { hasText: 'Seen' }).waitFor();
 
-  // 6. alice types: bob sees it; bob answers.
-  await composer.fill('Actually');
-  await bobPage.getByText(`${alice} is typing…`).waitFor();
-  const bobComposer = bobPage.getByLabel('Message', { exact: true });
-  await bobComposer.fill('Noon works');
-  await bobComposer.press('Enter');
-  await aliceLog.getByText('Noon works').waitFor();
-  t.equal((await aliceLog.locator('.message', { hasText: 'Noon works' }).locator('.author').textContent())?.trim(), bob);
+    // 6. alice types: bob sees it; bob answers.
+    await composer.fill('Actually');
+    await bobPage.getByText(`${alice} is typing…`).waitFor();
+    const bobComposer = bobPage.getByLabel('Message', { exact: true });
+    await bobComposer.fill('Noon works');
+    await bobComposer.press('Enter');
+    await aliceLog.getByText('Noon works').waitFor();
+    t.equal((await aliceLog.locator('.message', { hasText: 'Noon works' }).locator('.author').textContent())?.trim(), bob);
 
-  // 7. alice shares a picture: it goes to the file store and bob sees it in the conversation.
-  await alicePage.locator('#file-input').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: onePixelPng });
-  const picture = bobLog.getByRole('img', { name: 'dot.png' });
-  await picture.waitFor();
-  await bobPage.waitForFunction(() => {
-    const img = document.querySelector<HTMLImageElement>('#message-list img.preview-image');
-    return img !== null && img.complete && img.naturalWidth === 1;
-  });
-  t.pass('bob sees the picture, loaded from the file store');
+    // 7. alice shares a picture: it goes to the file store and bob sees it in the conversation.
+    await alicePage.locator('#file-input').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: onePixelPng });
+    const picture = bobLog.getByRole('img', { name: 'dot.png' });
+    await picture.waitFor();
+    await bobPage.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#message-list img.preview-image');
+      return img !== null && img.complete && img.naturalWidth === 1;
+    });
+    t.pass('bob sees the picture, loaded from the file store');
 
-  // 8. a file type the service refuses is reported, and nothing is sent.
-  await alicePage.locator('#file-input').setInputFiles({ name: 'tool.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') });
-  await alicePage.locator('#upload-status.error', { hasText: 'tool.exe was not sent' }).waitFor();
+    // 8. a file type the service refuses is reported, and nothing is sent.
+    await alicePage
+      .locator('#file-input')
+      .setInputFiles({ name: 'tool.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') });
+    await alicePage.locator('#upload-status.error', { hasText: 'tool.exe was not sent' }).waitFor();
 
-  // 9. alice reloads: the conversation comes back from history, and bob shows online.
-  await alicePage.reload();
-  await alicePage.getByText('Connected', { exact: true }).waitFor();
-  await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
-  await aliceLog.getByText('Noon works').waitFor();
-  await aliceLog.getByRole('img', { name: 'dot.png' }).waitFor();
-  const order = await aliceLog.locator('.message .text').allTextContents();
-  t.same(order, ['Hello bob, lunch at noon?', 'Noon works'], 'history in order, once each');
-  await chatButton(alicePage, bob).locator('.presence[data-online="true"]').waitFor();
+    // 9. alice reloads: the conversation comes back from history, and bob shows online.
+    await alicePage.reload();
+    await alicePage.getByText('Connected', { exact: true }).waitFor();
+    await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();
+    await aliceLog.getByText('Noon works').waitFor();
+    await aliceLog.getByRole('img', { name: 'dot.png' }).waitFor();
+    const order = await aliceLog.locator('.message .text').allTextContents();
+    t.same(order, ['Hello bob, lunch at noon?', 'Noon works'], 'history in order, once each');
+    await chatButton(alicePage, bob).locator('.presence[data-online="true"]').waitFor();
 
-  t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
-});
+    t.same(problems.flat(), [], 'no page errors and no content-security-policy violations');
+  },
+);
 
 t.test('a page that loses its connection catches up and sends what was written meanwhile', { skip: chromiumMissing }, async (t) => {
   const stack = await startTestStack(t);
@@ -152,7 +158,12 @@ t.test('a group: created with a member, another added and removed, one leaves; s
   const newPage = async () => (await browser.newContext()).newPage();
   const [alicePage, bobPage, carolPage] = [await newPage(), await newPage(), await newPage()];
   const problems = [alicePage, bobPage, carolPage].map(watchPageProblems);
-  for (const [page, name] of [[bobPage, bob], [carolPage, carol], [alicePage, alice]] as const) await signIn(page, instance.baseUrl, name);
+  for (const [page, name] of [
+    [bobPage, bob],
+    [carolPage, carol],
+    [alicePage, alice],
+  ] as const)
+    await signIn(page, instance.baseUrl, name);
 
   // 1. alice creates "Launch plan" with bob; both see it, and bob sees her first message.
   await alicePage.getByText('New group').click();

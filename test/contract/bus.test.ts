@@ -58,7 +58,7 @@ interface BusHarness {
   shared: boolean;
   newBus(t: Tap, logger?: Logger): Promise<Bus>;
   /** Puts a payload on a channel with no envelope around it, as a broken or foreign publisher would. */
-  publishRaw?(t: Tap, channel: BusChannel, payload: string): Promise<void>;
+  publishRaw?: (t: Tap, channel: BusChannel, payload: string) => Promise<void>;
 }
 
 /** Everything a bus delivered to its listeners, with a way to wait for more. */
@@ -191,7 +191,11 @@ function busContract(harness: BusHarness) {
     await settle(t, receivers);
     const expected = sent.map((f) => (f.type === 'receipt' ? f.seq : -1));
     for (const { bus, rec } of receivers) {
-      t.same(rec.on(channel).map(seqOf), expected, bus === publisher ? 'own listener, in order, once each' : 'other instance, in order, once each');
+      t.same(
+        rec.on(channel).map(seqOf),
+        expected,
+        bus === publisher ? 'own listener, in order, once each' : 'other instance, in order, once each',
+      );
     }
   });
 
@@ -230,7 +234,10 @@ function busContract(harness: BusHarness) {
       { bus: c!, rec: recC },
       { bus: d!, rec: recD },
     ]);
-    for (const [name, rec] of [['b', recB], ['c', recC]] as const) {
+    for (const [name, rec] of [
+      ['b', recB],
+      ['c', recC],
+    ] as const) {
       t.equal(rec.on(channel).length, 1, `${name} got it once`);
       t.equal(rec.on(channel)[0]?.json, JSON.stringify(frame), `${name} got the publisher's JSON`);
       t.equal(rec.on(channel)[0]?.origin, a!.nodeId);
@@ -291,7 +298,11 @@ function busContract(harness: BusHarness) {
       await a.publish(channel, good);
       await recB.until(() => recB.on(channel).length > 0, 'the good frame');
       await settle(t, [{ bus: b, rec: recB }]);
-      t.same(recB.on(channel).map((d) => d.json), [JSON.stringify(good)], 'only the good frame came through');
+      t.same(
+        recB.on(channel).map((d) => d.json),
+        [JSON.stringify(good)],
+        'only the good frame came through',
+      );
       t.equal(logger.warnings.filter((w) => w.includes('malformed')).length, junk.length, 'each bad payload was logged');
       t.equal(logger.errors.length, 0);
     });
@@ -334,7 +345,9 @@ busContract({
 t.test('redis bus: buses under different key prefixes never hear each other', async (t) => {
   const otherPrefix = uniquePrefix('busOther');
   const buses = await Promise.all(
-    [keyPrefix, otherPrefix, otherPrefix].map((prefix) => createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix: prefix, logger: recordingLogger() })),
+    [keyPrefix, otherPrefix, otherPrefix].map((prefix) =>
+      createRedisBus<ServerFrame>({ url: redisUrl, keyPrefix: prefix, logger: recordingLogger() }),
+    ),
   );
   t.teardown(() => Promise.all(buses.map((bus) => bus.close())));
   const [a, b, marker] = buses as [Bus, Bus, Bus];
@@ -366,7 +379,12 @@ if (clusterUnavailable) {
   const cluster = startRedisCluster(3);
   // Started once for the suite; a start failure surfaces in the first test that awaits it.
   cluster.catch(() => {});
-  t.teardown(() => cluster.then((c) => c.close(), () => {}));
+  t.teardown(() =>
+    cluster.then(
+      (c) => c.close(),
+      () => {},
+    ),
+  );
   busContract({
     name: 'redis bus (sharded, Redis Cluster)',
     shared: true,

@@ -84,7 +84,10 @@ function presenceContract(harness: PresenceHarness) {
     await Promise.all(many.filter((_, i) => i % 2 === 0).map((userId) => a.connect(userId)));
     const online = await b.online(many);
     t.equal(online.size, 600, 'half of 1200 users are online');
-    t.ok([...online].every((userId) => Number(userId.slice(4)) % 2 === 0), 'exactly the connected half');
+    t.ok(
+      [...online].every((userId) => Number(userId.slice(4)) % 2 === 0),
+      'exactly the connected half',
+    );
   });
 
   t.test(name("a stalled instance's users expire, and each is claimed by exactly one sweeper"), async (t) => {

@@ -46,7 +46,8 @@ function waitForReady(child: ChildProcess, port: number): Promise<void> {
       output += chunk.toString();
       if (output.includes(READY_LINE)) done();
     };
-    const onExit = (code: number | null) => fail(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${output}`));
+    const onExit = (code: number | null) =>
+      fail(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${output}`));
     const cleanup = () => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
@@ -119,7 +120,14 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     for (let i = 0; i < masters; i++) {
       servers.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] }));
     }
-    await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...servers.map((s) => `127.0.0.1:${s.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
     await waitForClusterOk(servers[0]!.port);
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));

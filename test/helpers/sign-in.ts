@@ -112,7 +112,11 @@ export interface ReachedCallback {
  * Drives the flow from GET /login up to (not including) the callback: what a test
  * needs to replay or tamper with the callback. `next` is passed to /login.
  */
-export async function reachCallback(baseUrl: string, username: string, options: { jar?: CookieJar; next?: string } = {}): Promise<ReachedCallback> {
+export async function reachCallback(
+  baseUrl: string,
+  username: string,
+  options: { jar?: CookieJar; next?: string } = {},
+): Promise<ReachedCallback> {
   const jar = options.jar ?? new CookieJar();
   const app = new URL(baseUrl);
   let url = new URL('/login', app);

@@ -8,13 +8,24 @@ import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 
 export type Frame = ServerFrame & Record<string, unknown>;
 
+/** A text frame's content, however `ws` delivered it (one buffer, fragments, or an ArrayBuffer). */
+export function textOf(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
 export interface ChatClient {
   socket: WebSocket;
   frames: Frame[];
   send(frame: Record<string, unknown>): void;
   sendRaw(data: string): void;
   /** Resolves with the first frame (received so far or later) that matches and was not taken before. */
-  next<T extends Frame['type']>(type: T, match?: (frame: Extract<Frame, { type: T }>) => boolean, timeoutMs?: number): Promise<Extract<Frame, { type: T }>>;
+  next<T extends Frame['type']>(
+    type: T,
+    match?: (frame: Extract<Frame, { type: T }>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Extract<Frame, { type: T }>>;
   /** Fails if such a frame arrives within `ms`. */
   none(type: Frame['type'], match?: (frame: Frame) => boolean, ms?: number): Promise<void>;
   closed: Promise<{ code: number; reason: string }>;
@@ -38,7 +49,7 @@ export function connect(wsUrl: string, options: ConnectOptions = {}): Promise<Ch
   let recording = true;
   socket.on('message', (data) => {
     if (!recording) return;
-    frames.push(JSON.parse(data.toString()) as Frame);
+    frames.push(JSON.parse(textOf(data)) as Frame);
     for (const wake of waiters) wake();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
@@ -57,9 +68,7 @@ export function connect(wsUrl: string, options: ConnectOptions = {}): Promise<Ch
     next(type, match, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const look = () => {
-          const found = frames.find(
-            (f) => !taken.has(f) && f.type === type && (!match || match(f as never)),
-          );
+          const found = frames.find((f) => !taken.has(f) && f.type === type && (!match || match(f as never)));
           if (found) {
             taken.add(found);
             finish();
@@ -104,7 +113,10 @@ export function connect(wsUrl: string, options: ConnectOptions = {}): Promise<Ch
 }
 
 /** Connects and waits for `hello`. */
-export async function connectReady(wsUrl: string, cookie: string): Promise<{ client: ChatClient; hello: Extract<Frame, { type: 'hello' }> }> {
+export async function connectReady(
+  wsUrl: string,
+  cookie: string,
+): Promise<{ client: ChatClient; hello: Extract<Frame, { type: 'hello' }> }> {
   const client = await connect(wsUrl, { cookie });
   const hello = await client.next('hello');
   return { client, hello };

@@ -23,10 +23,11 @@ async function tokensOf(username: string) {
   return { idToken: row!.tokens.idToken!, accessToken: row!.tokens.accessToken, refreshToken: row!.tokens.refreshToken! };
 }
 
-const part = (jwt: string, index: 0 | 1) => JSON.parse(Buffer.from(jwt.split('.')[index]!, 'base64url').toString()) as Record<string, unknown>;
+const part = (jwt: string, index: 0 | 1) =>
+  JSON.parse(Buffer.from(jwt.split('.')[index]!, 'base64url').toString()) as Record<string, unknown>;
 const withPayload = (jwt: string, change: (p: Record<string, unknown>) => void) => {
   const [header, payload, signature] = jwt.split('.');
-  const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+  const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
   change(claims);
   return `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
 };
@@ -78,8 +79,16 @@ t.test('the verifier accepts genuine tokens', async (t) => {
 
 t.test('the verifier refuses anything else', async (t) => {
   const { idToken, accessToken } = await tokensOf(uniqueId('tok').toLowerCase());
-  t.equal(await rejected(verifier.verifyIdToken(withPayload(idToken, (p) => (p['cognito:username'] = 'someone-else')))), 'invalid', 'tampered claims');
-  t.equal(await rejected(verifier.verifyAccessToken(withPayload(accessToken, (p) => (p['cognito:groups'] = ['premium'])))), 'invalid', 'self-promoted');
+  t.equal(
+    await rejected(verifier.verifyIdToken(withPayload(idToken, (p) => (p['cognito:username'] = 'someone-else')))),
+    'invalid',
+    'tampered claims',
+  );
+  t.equal(
+    await rejected(verifier.verifyAccessToken(withPayload(accessToken, (p) => (p['cognito:groups'] = ['premium'])))),
+    'invalid',
+    'self-promoted',
+  );
   const [h, p] = idToken.split('.');
   t.equal(await rejected(verifier.verifyIdToken(`${h}.${p}.${accessToken.split('.')[2]}`)), 'invalid', 'borrowed signature');
   t.equal(await rejected(verifier.verifyIdToken(accessToken)), 'invalid', 'an access token is no ID token');

@@ -15,13 +15,21 @@ import { CookieJar, browserFetch, reachCallback, signIn } from '../helpers/sign-
 
 const JSON_ACCEPT = 'application/json';
 
+/** The JSON bodies these routes answer with: an error, or the signed-in user. */
+interface JsonBody {
+  error?: { code?: string; message?: string; login?: string };
+  user?: { tier?: string };
+  quota?: { tier?: string; messagesToday?: number };
+}
+
 const stack = await startTestStack(t);
 const instance = await startInstance(t, stack, { REDIS_URL: '' });
-const { app } = instance;
 const sessionsRepo = createSessionsRepository(stack.store.doc, stack.store.tables.sessions);
 
 async function sessionCount(): Promise<number> {
-  const res = await stack.store.doc.send(new ScanCommand({ TableName: stack.store.tables.sessions, Select: 'COUNT', ConsistentRead: true }));
+  const res = await stack.store.doc.send(
+    new ScanCommand({ TableName: stack.store.tables.sessions, Select: 'COUNT', ConsistentRead: true }),
+  );
   return res.Count ?? 0;
 }
 
@@ -31,11 +39,11 @@ const username = (label: string) => uniqueId(label).toLowerCase().slice(0, 32);
 async function me(target: TestInstance, cookie: string | undefined, accept = JSON_ACCEPT) {
   const res = await fetch(`${target.baseUrl}/api/me`, { headers: { accept, ...(cookie ? { cookie } : {}) } });
   const text = await res.text();
-  return { res, text, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as Record<string, any>) : undefined };
+  return { res, text, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as JsonBody) : undefined };
 }
 
 /** Asserts a JSON failure of the agreed shape. */
-function assertJsonError(tt: Test, res: Response, body: Record<string, any> | undefined, status: number, code: string) {
+function assertJsonError(tt: Test, res: Response, body: JsonBody | undefined, status: number, code: string) {
   tt.equal(res.status, status, `HTTP ${status}`);
   tt.equal(body?.error?.code, code);
   tt.equal(body?.error?.login, '/login');
@@ -44,7 +52,11 @@ function assertJsonError(tt: Test, res: Response, body: Record<string, any> | un
 
 async function callback(jar: CookieJar, url: URL, accept = JSON_ACCEPT) {
   const { res, body } = await browserFetch(jar, url, { accept });
-  return { res, text: body, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(body) as Record<string, any>) : undefined };
+  return {
+    res,
+    text: body,
+    body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(body) as JsonBody) : undefined,
+  };
 }
 
 t.test('sign in, use the session, sign out', async (t) => {
@@ -78,7 +90,10 @@ t.test('sign in, use the session, sign out', async (t) => {
   t.match(sessionSetCookie, /SameSite=Lax/i);
   t.match(sessionSetCookie, /Path=\//);
   t.notMatch(sessionSetCookie, /Secure/i, 'no Secure flag over plain http');
-  t.ok(setCookies.some((c) => c.startsWith('huddle_login=;')), 'the login cookie is cleared');
+  t.ok(
+    setCookies.some((c) => c.startsWith('huddle_login=;')),
+    'the login cookie is cleared',
+  );
   const cookie = `huddle_session=${jar.get(callbackUrl, 'huddle_session')}`;
   t.equal(await sessionCount(), before + 1, 'one session row');
 
@@ -105,7 +120,10 @@ t.test('sign in, use the session, sign out', async (t) => {
   t.equal(`${logoutUrl.origin}${logoutUrl.pathname}`, `${stack.issuer}/logout`);
   t.equal(logoutUrl.searchParams.get('client_id'), LOCAL_CLIENT_ID);
   t.equal(logoutUrl.searchParams.get('logout_uri'), `${instance.baseUrl}/`);
-  t.ok(out.res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')), 'the session cookie is cleared');
+  t.ok(
+    out.res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')),
+    'the session cookie is cleared',
+  );
   t.equal(await sessionsRepo.get(record!.sessionHash), undefined, 'the row is gone');
   t.equal(await instance.services.sessions.validate(record!.sessionHash), false);
   await t.rejects(instance.services.identity.client.refresh(record!.tokens.refreshToken!), SignInError, 'the refresh token was revoked');
@@ -161,7 +179,12 @@ t.test('a callback that does not match the sign-in started writes nothing', asyn
       status: 400,
       code: 'invalid',
     },
-    { name: 'forged code', tamper: (_jar, url) => url.searchParams.set('code', randomBytes(32).toString('base64url')), status: 400, code: 'invalid' },
+    {
+      name: 'forged code',
+      tamper: (_jar, url) => url.searchParams.set('code', randomBytes(32).toString('base64url')),
+      status: 400,
+      code: 'invalid',
+    },
     { name: 'missing code', tamper: (_jar, url) => url.searchParams.delete('code'), status: 400, code: 'invalid' },
     {
       name: 'provider error',
@@ -181,7 +204,10 @@ t.test('a callback that does not match the sign-in started writes nothing', asyn
       c.tamper(jar, callbackUrl);
       const { res, body } = await callback(jar, callbackUrl);
       assertJsonError(t, res, body, c.status, c.code);
-      t.notOk(res.headers.getSetCookie().some((s) => s.startsWith('huddle_session=') && !s.startsWith('huddle_session=;')), 'no session cookie');
+      t.notOk(
+        res.headers.getSetCookie().some((s) => s.startsWith('huddle_session=') && !s.startsWith('huddle_session=;')),
+        'no session cookie',
+      );
       t.equal(await sessionCount(), before, 'no session row');
       t.equal(await stack.store.users.getById(localUserId(name)), undefined, 'no user row');
     });
@@ -285,7 +311,10 @@ t.test('a session cookie that opens no valid session is refused', async (t) => {
       const { cookie, sessionHash } = await make();
       const { res, body } = await me(instance, cookie);
       assertJsonError(t, res, body, 401, 'unauthorized');
-      t.ok(res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')), 'the dead cookie is cleared');
+      t.ok(
+        res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')),
+        'the dead cookie is cleared',
+      );
       if (sessionHash) t.equal(await instance.services.sessions.validate(sessionHash), false);
     });
   }
@@ -352,7 +381,11 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
     t.equal(row.tokens.accessTokenExpiresAt, soon);
     // Let the next attempt go ahead at once instead of a minute later.
     await stack.store.doc.send(
-      new UpdateCommand({ TableName: stack.store.tables.sessions, Key: sessionKey(sessionHash), UpdateExpression: 'REMOVE refresh_claimed_at' }),
+      new UpdateCommand({
+        TableName: stack.store.tables.sessions,
+        Key: sessionKey(sessionHash),
+        UpdateExpression: 'REMOVE refresh_claimed_at',
+      }),
     );
   });
 
@@ -371,13 +404,17 @@ t.test('tokens near expiry are refreshed while the session is used', async (t) =
 t.test('the sign-in service being away is a 503, not a crash', async (t) => {
   const other = await startInstance(t, stack, { REDIS_URL: '', OIDC_ISSUER: `http://127.0.0.1:${await freePort()}` });
   const res = await fetch(`${other.baseUrl}/login`, { redirect: 'manual', headers: { accept: JSON_ACCEPT } });
-  const body = (await res.json()) as Record<string, any>;
+  const body = (await res.json()) as JsonBody;
   assertJsonError(t, res, body, 503, 'unavailable');
   t.equal(res.headers.getSetCookie().length, 0, 'no login cookie');
 });
 
 t.test('signing out without a session still clears and redirects', async (t) => {
-  const res = await fetch(`${instance.baseUrl}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie: `huddle_session=${newSessionId()}` } });
+  const res = await fetch(`${instance.baseUrl}/logout`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: `huddle_session=${newSessionId()}` },
+  });
   t.equal(res.status, 303);
   t.match(res.headers.get('location'), `${stack.issuer}/logout?`);
   t.ok(res.headers.getSetCookie().some((c) => c.startsWith('huddle_session=;')));
@@ -387,7 +424,11 @@ t.test('behind https the cookies are __Host- prefixed and Secure', async (t) => 
   const secure = await startInstance(t, stack, { REDIS_URL: '', PUBLIC_URL: 'https://huddle.example' });
   const res = await fetch(`${secure.baseUrl}/login`, { redirect: 'manual' });
   t.equal(res.status, 302);
-  t.equal(new URL(res.headers.get('location')!).searchParams.get('redirect_uri'), 'https://huddle.example/authorize', 'from the configured origin, not the Host header');
+  t.equal(
+    new URL(res.headers.get('location')!).searchParams.get('redirect_uri'),
+    'https://huddle.example/authorize',
+    'from the configured origin, not the Host header',
+  );
   const loginCookie = res.headers.getSetCookie().find((c) => c.startsWith('__Host-huddle_login='));
   t.ok(loginCookie, '__Host- prefixed');
   t.match(loginCookie, /; Secure/i);

@@ -79,7 +79,14 @@ if (unavailable) {
     await t.resolves(lateSubscribe, 'the subscribe made while Redis was down resolved');
     await t.resolves(dropUnsubscribe);
     // The publishing connection reconnects on its own schedule, so the readiness probe may fail a little longer.
-    await until(() => a.bus.ping().then(() => true, () => false), 'ping to answer again');
+    await until(
+      () =>
+        a.bus.ping().then(
+          () => true,
+          () => false,
+        ),
+      'ping to answer again',
+    );
 
     // 5. Delivery works again; the last frame marks the end of what a sent, in order.
     b.got.length = 0;
@@ -90,7 +97,11 @@ if (unavailable) {
     await a.bus.publish(barrier, { type: 'pong', serverTime: 0 });
     await until(() => b.on(barrier).length === 1, 'the barrier frame');
 
-    t.same(b.on(room).map((d) => d.json), [JSON.stringify(afterRoom)], 'the re-subscribed channel delivers, once');
+    t.same(
+      b.on(room).map((d) => d.json),
+      [JSON.stringify(afterRoom)],
+      'the re-subscribed channel delivers, once',
+    );
     t.equal(b.on(late).length, 1, 'the channel subscribed while down delivers, once');
     t.equal(b.on(dropped).length, 0, 'the channel unsubscribed while down stays unsubscribed');
     t.equal(a.on(room).length, 2, "a's own listener got each of its frames once, no echo");

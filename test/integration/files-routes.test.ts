@@ -29,7 +29,10 @@ interface ErrorBody {
 }
 
 async function group(owner: Person, members: Person[]): Promise<string> {
-  const res = await api<{ chat: { chatId: string } }>(a, owner, 'POST', '/chats/group', { title: 'files', members: members.map((m) => m.username) });
+  const res = await api<{ chat: { chatId: string } }>(a, owner, 'POST', '/chats/group', {
+    title: 'files',
+    members: members.map((m) => m.username),
+  });
   if (res.status !== 201) throw new Error(`group: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.chat.chatId;
 }
@@ -64,7 +67,11 @@ t.test('a picture goes up, out to the other instance as a message, and down agai
   const content = bytes(3000);
 
   // 1. The grant, over HTTP.
-  const grant = await api<UploadGrant>(a, ann, 'POST', `/chats/${chatId}/files`, { name: 'Ünïcödé photo.png', type: 'image/png', size: content.length });
+  const grant = await api<UploadGrant>(a, ann, 'POST', `/chats/${chatId}/files`, {
+    name: 'Ünïcödé photo.png',
+    type: 'image/png',
+    size: content.length,
+  });
   t.equal(grant.status, 200);
   t.match(grant.body, { fileKey: new RegExp(`^pending/${chatId}/${ann.userId}/`), upload: { method: 'PUT' } });
   const put = await fetch(grant.body.upload.url, { method: 'PUT', headers: grant.body.upload.headers, body: content });
@@ -78,22 +85,38 @@ t.test('a picture goes up, out to the other instance as a message, and down agai
   const delivered = await bobSocket.next('message', (f) => f.message.chatId === chatId);
   const file = delivered.message.file;
   t.equal(delivered.message.kind, 'file');
-  t.same(file, { key: grant.body.fileKey.replace(/^pending\//, 'files/'), name: 'Ünïcödé photo.png', size: 3000, contentType: 'image/png' });
+  t.same(file, {
+    key: grant.body.fileKey.replace(/^pending\//, 'files/'),
+    name: 'Ünïcödé photo.png',
+    size: 3000,
+    contentType: 'image/png',
+  });
   const quota = await annSocket.next('quota', (f) => f.quota.storageBytes === 3000);
   t.equal(quota.quota.storageLimitBytes, FREE_STORAGE_BYTES, "the sender's socket hears the new storage use");
 
   // 3. Bob downloads it through the other instance.
-  const download = await api<{ url: string; expiresAt: number }>(b, bob, 'GET', `/chats/${chatId}/files/download?key=${encodeURIComponent(file!.key)}`);
+  const download = await api<{ url: string; expiresAt: number }>(
+    b,
+    bob,
+    'GET',
+    `/chats/${chatId}/files/download?key=${encodeURIComponent(file!.key)}`,
+  );
   t.equal(download.status, 200);
   const res = await fetch(download.body.url);
   t.equal(res.status, 200);
   t.same(new Uint8Array(await res.arrayBuffer()), content);
-  t.equal(res.headers.get('content-disposition'), "attachment; filename=\"_n_c_d_ photo.png\"; filename*=UTF-8''%C3%9Cn%C3%AFc%C3%B6d%C3%A9%20photo.png");
+  t.equal(
+    res.headers.get('content-disposition'),
+    'attachment; filename="_n_c_d_ photo.png"; filename*=UTF-8\'\'%C3%9Cn%C3%AFc%C3%B6d%C3%A9%20photo.png',
+  );
   t.equal(res.headers.get('content-type'), 'image/png', 'the page can preview it through the same URL');
 
   // 4. History holds it too.
   const history = await api<{ messages: { file?: unknown }[] }>(a, bob, 'GET', `/chats/${chatId}/messages`);
-  t.same(history.body.messages.map((m) => m.file), [file]);
+  t.same(
+    history.body.messages.map((m) => m.file),
+    [file],
+  );
 });
 
 t.test('the upload route refuses with clear errors', async (t) => {
@@ -142,7 +165,11 @@ t.test('storage: uploads hold nothing; the send that does not fit is refused and
   const secondId = nextId();
   socket.send({ type: 'send', id: 'req-2', chatId, clientMsgId: secondId, fileKey: second });
   const refused = await socket.next('error', (f) => f.id === 'req-2');
-  t.match(refused, { code: 'quota_exceeded', frame: 'send', details: { limit: FREE_STORAGE_BYTES, used: 6 * 1024, requested: 6 * 1024, tier: 'free' } });
+  t.match(refused, {
+    code: 'quota_exceeded',
+    frame: 'send',
+    details: { limit: FREE_STORAGE_BYTES, used: 6 * 1024, requested: 6 * 1024, tier: 'free' },
+  });
 
   t.match(await usage(ann), { storageBytes: 6 * 1024, messagesToday: 1 }, 'the refused send took neither storage nor a message');
   const history = await api<{ messages: unknown[] }>(a, ann, 'GET', `/chats/${chatId}/messages`);

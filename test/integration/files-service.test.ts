@@ -87,7 +87,10 @@ async function world(t: Teardown): Promise<World> {
   });
   const quotas = createQuotasService({
     repository: createQuotasRepository(doc, tables.users),
-    limits: { free: { messagesPerDay: 200, storageBytes: FREE_STORAGE }, premium: { messagesPerDay: 10_000, storageBytes: 10 * FREE_STORAGE } },
+    limits: {
+      free: { messagesPerDay: 200, storageBytes: FREE_STORAGE },
+      premium: { messagesPerDay: 10_000, storageBytes: 10 * FREE_STORAGE },
+    },
     clock,
   });
   const blob = createS3BlobStore(s3, bucket);
@@ -145,7 +148,10 @@ t.test('a file goes up through the presigned PUT, into a message, and down throu
   const url = new URL(grant.upload.url);
   t.equal(url.searchParams.get('X-Amz-Expires'), '300');
   t.equal(url.searchParams.get('X-Amz-SignedHeaders'), 'content-length;content-type;host;x-amz-meta-name');
-  t.notOk([...url.searchParams.keys()].some((k) => k.toLowerCase().startsWith('x-amz-checksum')), 'no checksum of an empty body');
+  t.notOk(
+    [...url.searchParams.keys()].some((k) => k.toLowerCase().startsWith('x-amz-checksum')),
+    'no checksum of an empty body',
+  );
   t.same(grant.upload.headers, { 'Content-Type': 'image/png', 'x-amz-meta-name': encodeURIComponent(name) });
 
   // 2. The browser uploads; nothing is reserved yet.
@@ -171,14 +177,16 @@ t.test('a file goes up through the presigned PUT, into a message, and down throu
   t.equal(res.headers.get('content-type'), 'image/png');
   t.equal(
     res.headers.get('content-disposition'),
-    "attachment; filename=\"R_sum_ __ _final_.png\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%E7%85%A7%E7%89%87%20%22final%22.png",
+    'attachment; filename="R_sum_ __ _final_.png"; filename*=UTF-8\'\'R%C3%A9sum%C3%A9%20%E7%85%A7%E7%89%87%20%22final%22.png',
     'an attachment carrying the original name (RFC 6266)',
   );
 });
 
 t.test('uploads are refused with a clear error: too large, wrong type, quota exhausted, not a member', async (t) => {
   const w = await world(t);
-  const tooLarge = await rejection(w.files.createUpload(w.ann.userId, w.chatId, { name: 'big.pdf', type: 'application/pdf', size: MAX_BYTES + 1 }));
+  const tooLarge = await rejection(
+    w.files.createUpload(w.ann.userId, w.chatId, { name: 'big.pdf', type: 'application/pdf', size: MAX_BYTES + 1 }),
+  );
   t.match(tooLarge, { code: 'too_large', statusCode: 413, details: { limit: MAX_BYTES, size: MAX_BYTES + 1 } });
   t.match(tooLarge.message, /at most 64 KB/);
 
@@ -187,8 +195,15 @@ t.test('uploads are refused with a clear error: too large, wrong type, quota exh
 
   await w.quotas.reserveStorage(w.ann.userId, FREE_STORAGE - 1000);
   const noRoom = await rejection(w.files.createUpload(w.ann.userId, w.chatId, { name: 'a.txt', type: 'text/plain', size: 1001 }));
-  t.match(noRoom, { code: 'quota_exceeded', statusCode: 429, details: { limit: FREE_STORAGE, used: FREE_STORAGE - 1000, requested: 1001, tier: 'free' } });
-  await t.resolves(w.files.createUpload(w.ann.userId, w.chatId, { name: 'a.txt', type: 'text/plain', size: 1000 }), 'what still fits is fine');
+  t.match(noRoom, {
+    code: 'quota_exceeded',
+    statusCode: 429,
+    details: { limit: FREE_STORAGE, used: FREE_STORAGE - 1000, requested: 1001, tier: 'free' },
+  });
+  await t.resolves(
+    w.files.createUpload(w.ann.userId, w.chatId, { name: 'a.txt', type: 'text/plain', size: 1000 }),
+    'what still fits is fine',
+  );
 
   const notMember = await rejection(w.files.createUpload(w.eve.userId, w.chatId, { name: 'a.txt', type: 'text/plain', size: 10 }));
   const noChat = await rejection(w.files.createUpload(w.eve.userId, `g_${uniqueId()}`, { name: 'a.txt', type: 'text/plain', size: 10 }));
@@ -223,7 +238,9 @@ t.test('a file message accepts only the sender’s own upload to that chat, as i
   t.equal(eveSends.code, 'invalid', 'nor can anyone into another chat');
   const madeUp = await rejection(w.files.prepareFileMessage(w.ann.userId, w.chatId, `uploads/${w.chatId}/x.pdf`));
   t.equal(madeUp.code, 'invalid');
-  const neverUploaded = await rejection(w.files.prepareFileMessage(w.ann.userId, w.chatId, `pending/${w.chatId}/${w.ann.userId}/${newFileToken()}`));
+  const neverUploaded = await rejection(
+    w.files.prepareFileMessage(w.ann.userId, w.chatId, `pending/${w.chatId}/${w.ann.userId}/${newFileToken()}`),
+  );
   t.match(neverUploaded, { code: 'not_found', message: /upload the file again/ });
   const outsider = await rejection(w.files.prepareFileMessage(w.eve.userId, w.chatId, pendingKey));
   t.match(outsider, { code: 'not_found', message: chatNotFound().message });
@@ -235,10 +252,14 @@ t.test('a send is checked against what S3 holds, not what was declared', async (
   // below), so put objects there directly, as a forged upload would leave them.
   const w = await world(t);
   const key = (await w.files.createUpload(w.ann.userId, w.chatId, { name: 'x.png', type: 'image/png', size: 10 })).fileKey;
-  await w.s3.send(new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: bytes(MAX_BYTES + 5), ContentType: 'image/png', Metadata: { name: 'x.png' } }));
+  await w.s3.send(
+    new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: bytes(MAX_BYTES + 5), ContentType: 'image/png', Metadata: { name: 'x.png' } }),
+  );
   t.match(await rejection(w.files.prepareFileMessage(w.ann.userId, w.chatId, key)), { code: 'too_large' });
 
-  await w.s3.send(new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: bytes(10), ContentType: 'text/html', Metadata: { name: 'x.png' } }));
+  await w.s3.send(
+    new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: bytes(10), ContentType: 'text/html', Metadata: { name: 'x.png' } }),
+  );
   t.match(await rejection(w.files.prepareFileMessage(w.ann.userId, w.chatId, key)), { code: 'invalid', message: /text\/html/ });
 
   await w.s3.send(new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: bytes(10), ContentType: 'image/png' }));
@@ -360,7 +381,11 @@ t.test('S3 would refuse an upload of another size, type, name or key: the signat
   const presignedSignature = url.searchParams.get('X-Amz-Signature');
   const declared: AttemptedUpload = { path: url.pathname, contentType: 'image/png', contentLength: 1234, name: 'photo.png' };
 
-  t.equal(await signatureS3WouldCompute(w, url, declared), presignedSignature, 'the upload as declared: S3 computes the same signature and accepts it');
+  t.equal(
+    await signatureS3WouldCompute(w, url, declared),
+    presignedSignature,
+    'the upload as declared: S3 computes the same signature and accepts it',
+  );
   const otherKey = url.pathname.replace(/[^/]+$/, newFileToken());
   for (const [what, attempt] of [
     ['one byte more', { ...declared, contentLength: 1235 }],

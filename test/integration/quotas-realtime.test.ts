@@ -58,7 +58,10 @@ t.test('50 concurrent sends through two instances at the free limit: exactly the
   const refusals = answers.filter((f) => f.type === 'error');
   t.equal(acks.length, 20, 'exactly 20 accepted');
   t.equal(refusals.length, 30);
-  t.ok(refusals.every((f) => f.code === 'quota_exceeded'), 'the rest refused with quota_exceeded');
+  t.ok(
+    refusals.every((f) => f.code === 'quota_exceeded'),
+    'the rest refused with quota_exceeded',
+  );
   t.match(refusals[0], { frame: 'send', details: { limit: 20, tier: 'free' } });
   t.ok(typeof (refusals[0] as { details?: { resetsAt?: unknown } }).details?.resetsAt === 'number', 'and say when the limit resets');
 
@@ -67,7 +70,7 @@ t.test('50 concurrent sends through two instances at the free limit: exactly the
   t.equal(history.body.messages.length, 20, 'refused messages were never stored');
   t.same(
     history.body.messages.map((m) => m.seq).sort((x, y) => x - y),
-    acks.map((f) => f.seq as number).sort((x, y) => x - y),
+    acks.map((f) => f.seq).sort((x, y) => x - y),
   );
   for (let i = 0; i < 20; i++) await bobOnB.next('message', (f) => f.message.chatId === chatId);
   await bobOnB.none('message', undefined, 300);

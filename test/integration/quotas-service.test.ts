@@ -97,7 +97,11 @@ t.test('50 concurrent messages through two instances with 10 left: exactly 10 pa
   t.equal(accepted.length, 10, 'exactly the 10 remaining messages are accepted');
   t.equal(refused.length, 40);
   t.ok(refused.every(isQuotaExceeded), 'every refusal is quota_exceeded');
-  t.same((refused[0] as AppError).details, { limit: 20, resetsAt: Date.UTC(2026, 10, 23), tier: 'free' }, 'the refusal says the limit, when it resets, and the tier');
+  t.same(
+    (refused[0] as AppError).details,
+    { limit: 20, resetsAt: Date.UTC(2026, 10, 23), tier: 'free' },
+    'the refusal says the limit, when it resets, and the tier',
+  );
   t.same(
     accepted.map((q) => q.messagesToday).sort((x, y) => x - y),
     Array.from({ length: 10 }, (_, i) => 11 + i),
@@ -150,12 +154,22 @@ t.test('premium raises the limit at once, on every instance; going back to free 
   await t.rejects(a.consumeMessage(userId), { code: 'quota_exceeded', details: { tier: 'free', limit: 20 } });
 
   const change = await b.setTier(username, 'premium');
-  t.match(change, { userId, username, previousTier: 'free', tier: 'premium', quota: { tier: 'premium', messagesToday: 20, messagesPerDay: 40 } });
+  t.match(change, {
+    userId,
+    username,
+    previousTier: 'free',
+    tier: 'premium',
+    quota: { tier: 'premium', messagesToday: 20, messagesPerDay: 40 },
+  });
   const next = await a.consumeMessage(userId);
   t.match(next, { tier: 'premium', messagesToday: 21, messagesPerDay: 40 }, 'the other instance sees premium on the very next message');
 
   await b.setTier(username, 'free');
-  await t.rejects(a.consumeMessage(userId), { code: 'quota_exceeded', details: { tier: 'free', limit: 20 } }, 'a free user over the free limit is refused');
+  await t.rejects(
+    a.consumeMessage(userId),
+    { code: 'quota_exceeded', details: { tier: 'free', limit: 20 } },
+    'a free user over the free limit is refused',
+  );
 });
 
 t.test('a refund gives one message back; refunds never go below zero or into another day', async (t) => {

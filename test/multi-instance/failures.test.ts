@@ -66,7 +66,11 @@ t.test('Redis restarted: delivery resumes and clients recover what was published
   t.ok(resync, 'bob is told that something may be missing');
   bobSocket.send({ type: 'sync', chats: [{ chatId, lastSeq: 1 }] });
   const synced = await bobSocket.next('synced', (f) => f.chatId === chatId);
-  t.same(synced.messages.map((m) => m.text), ['while Redis is down'], 'sync returns what the bus lost');
+  t.same(
+    synced.messages.map((m) => m.text),
+    ['while Redis is down'],
+    'sync returns what the bus lost',
+  );
 
   // Subscriptions come back by themselves: a new message is live again, both ways.
   aliceSocket.send({ type: 'send', chatId, clientMsgId: 'after', text: 'back again' });

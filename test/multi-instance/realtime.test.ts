@@ -116,7 +116,14 @@ t.test('sync after a disconnect returns exactly the missed messages, in order', 
   const back = await online(b, bob);
   back.send({ type: 'sync', id: 's1', chats: [{ chatId, lastSeq: 1 }] });
   const synced = await back.next('synced', (f) => f.chatId === chatId);
-  t.same(synced.messages.map((m) => [m.seq, m.text]), [[2, 'one'], [3, 'two'], [4, 'three']]);
+  t.same(
+    synced.messages.map((m) => [m.seq, m.text]),
+    [
+      [2, 'one'],
+      [3, 'two'],
+      [4, 'three'],
+    ],
+  );
   t.equal(synced.lastSeq, 4);
   t.equal(synced.id, 's1', 'the reply echoes the frame id');
 });
@@ -155,17 +162,33 @@ t.test('two senders on two instances: every member sees the stored order, with n
   await Promise.all(sends);
   const total = perSender * 2;
   const history = await api<{ messages: { seq: number; text: string }[] }>(a, alice, 'GET', `/chats/${chatId}/messages?limit=100`);
-  t.same(history.body.messages.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), 'stored seqs are 1..N');
+  t.same(
+    history.body.messages.map((m) => m.seq),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'stored seqs are 1..N',
+  );
   const stored = history.body.messages.map((m) => m.text);
-  for (const [name, socket] of [['alice', aliceSocket], ['bob', bobSocket], ['carol', carolSocket]] as const) {
+  for (const [name, socket] of [
+    ['alice', aliceSocket],
+    ['bob', bobSocket],
+    ['carol', carolSocket],
+  ] as const) {
     const got: { seq: number; text: string }[] = [];
     for (let i = 0; i < total; i++) {
       const frame = await socket.next('message', (f) => f.message.chatId === chatId);
       got.push({ seq: frame.message.seq, text: frame.message.text ?? '' });
     }
     const ordered = got.sort((x, y) => x.seq - y.seq);
-    t.same(ordered.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), `${name} has every seq, no gap`);
-    t.same(ordered.map((m) => m.text), stored, `${name} sees the order DynamoDB holds`);
+    t.same(
+      ordered.map((m) => m.seq),
+      Array.from({ length: total }, (_, i) => i + 1),
+      `${name} has every seq, no gap`,
+    );
+    t.same(
+      ordered.map((m) => m.text),
+      stored,
+      `${name} sees the order DynamoDB holds`,
+    );
   }
   for (let i = 1; i < perSender; i++) {
     const seqOf = (text: string) => history.body.messages.find((m) => m.text === text)!.seq;
@@ -204,11 +227,15 @@ t.test('a non-member can do nothing with a chat and cannot tell it exists', asyn
     await api(a, mallory, 'POST', `/chats/${chatId}/leave`),
     await api(a, mallory, 'DELETE', `/chats/${chatId}/members/${bob.userId}`),
   ];
-  t.same(http.map((r) => r.status), [404, 404, 404, 404], 'HTTP refuses the same way');
+  t.same(
+    http.map((r) => r.status),
+    [404, 404, 404, 404],
+    'HTTP refuses the same way',
+  );
   const missing = await api(a, mallory, 'GET', `/chats/${missingId}/messages`);
   t.same(missing.body, http[0]!.body, 'with the same body as for a chat that does not exist');
   const bobsOnly = await api(a, bob, 'POST', `/chats/${chatId}/members`, { username: mallory.username });
-  t.equal(bobsOnly.status, 403, "a member who is not the creator cannot add people");
+  t.equal(bobsOnly.status, 403, 'a member who is not the creator cannot add people');
   const list = await api<{ chats: unknown[] }>(a, mallory, 'GET', '/chats');
   t.same(list.body.chats, [], 'the chat is not in her list');
   const history = await api<{ messages: unknown[] }>(a, alice, 'GET', `/chats/${chatId}/messages`);

@@ -40,7 +40,11 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
 t.test('sessionStatus', async (t) => {
   t.equal(sessionStatus(record(), NOW, policy), 'valid');
   t.equal(sessionStatus(record({ expiresAt: NOW }), NOW, policy), 'expired', 'the absolute expiry is exclusive');
-  t.equal(sessionStatus(record({ ttl: NOW / 1000 }), NOW, policy), 'expired', 'a row past its ttl is dead even if DynamoDB still returns it');
+  t.equal(
+    sessionStatus(record({ ttl: NOW / 1000 }), NOW, policy),
+    'expired',
+    'a row past its ttl is dead even if DynamoDB still returns it',
+  );
   t.equal(sessionStatus(record({ lastSeenAt: NOW - policy.idleTimeoutS * 1000 }), NOW, policy), 'idle');
   t.equal(sessionStatus(record({ lastSeenAt: NOW - policy.idleTimeoutS * 1000 + 1 }), NOW, policy), 'valid');
 });
@@ -57,7 +61,11 @@ t.test('shouldRefreshTokens', async (t) => {
   t.equal(shouldRefreshTokens(record({ tokens: { ...expiring, accessTokenExpiresAt: NOW - HOUR } }), NOW), true, 'already expired: yes');
   t.equal(shouldRefreshTokens(record({ tokens: { ...expiring, refreshToken: undefined } }), NOW), false, 'no refresh token: no');
   t.equal(shouldRefreshTokens(record({ tokens: expiring, refreshClaimedAt: NOW - 1000 }), NOW), false, 'another request is on it');
-  t.equal(shouldRefreshTokens(record({ tokens: expiring, refreshClaimedAt: NOW - TOKEN_REFRESH_RETRY_MS - 1 }), NOW), true, 'an old claim is stale');
+  t.equal(
+    shouldRefreshTokens(record({ tokens: expiring, refreshClaimedAt: NOW - TOKEN_REFRESH_RETRY_MS - 1 }), NOW),
+    true,
+    'an old claim is stale',
+  );
 });
 
 t.test('session ids', async (t) => {

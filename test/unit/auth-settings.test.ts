@@ -33,7 +33,9 @@ t.test('AWS mode verifier refuses a token from any other issuer before fetching 
   const verifier = createTokenVerifier(verifierSettingsFrom(loadConfig(awsEnv)));
   const fake = [
     Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'k' })).toString('base64url'),
-    Buffer.from(JSON.stringify({ iss: 'http://127.0.0.1:1', sub: 's', token_use: 'id', aud: 'client-123', exp: 4e9 })).toString('base64url'),
+    Buffer.from(JSON.stringify({ iss: 'http://127.0.0.1:1', sub: 's', token_use: 'id', aud: 'client-123', exp: 4e9 })).toString(
+      'base64url',
+    ),
     'c2ln',
   ].join('.');
   const err = await verifier.verifyIdToken(fake).catch((e: unknown) => e);
@@ -42,9 +44,7 @@ t.test('AWS mode verifier refuses a token from any other issuer before fetching 
 });
 
 t.test('local mode: the local issuer, plain http allowed', async (t) => {
-  const settings = oidcSettingsFrom(
-    loadConfig({ OIDC_ISSUER: 'http://127.0.0.1:9010', COGNITO_CLIENT_ID: 'huddle-local', PORT: '3000' }),
-  );
+  const settings = oidcSettingsFrom(loadConfig({ OIDC_ISSUER: 'http://127.0.0.1:9010', COGNITO_CLIENT_ID: 'huddle-local', PORT: '3000' }));
   t.equal(settings.issuer, 'http://127.0.0.1:9010');
   t.equal(settings.redirectUri, 'http://localhost:3000/authorize');
   t.equal(settings.logoutOrigin, 'http://127.0.0.1:9010');

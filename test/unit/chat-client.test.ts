@@ -136,7 +136,11 @@ function setup(settings: Partial<typeof defaultSettings> = {}) {
     const request = socket().framesOf('history').at(-1)!;
     socket().receive({ type: 'history', id: request.id, chatId: 'c1', messages, hasMore });
   };
-  const shownSeqs = () => client.messagesFor('c1').filter((m) => m.status === 'delivered').map((m) => m.seq);
+  const shownSeqs = () =>
+    client
+      .messagesFor('c1')
+      .filter((m) => m.status === 'delivered')
+      .map((m) => m.seq);
   return { client, clock, sockets, socket, connect, openWithHistory, shownSeqs };
 }
 
@@ -150,7 +154,10 @@ t.test('opening a chat loads its newest page over the socket', async (t) => {
   t.notOk('before' in request!, 'the newest page has no cursor');
   socket().receive({ type: 'history', id: request!.id, chatId: 'c1', messages: [message(1), message(2)], hasMore: false });
   t.same(shownSeqs(), [1, 2]);
-  t.same(client.messagesFor('c1').map((m) => m.senderName), ['bob', 'bob']);
+  t.same(
+    client.messagesFor('c1').map((m) => m.senderName),
+    ['bob', 'bob'],
+  );
 });
 
 t.test('live messages out of order are held and shown in order once the gap fills', async (t) => {
@@ -353,7 +360,11 @@ t.test('reconnect-class close codes reconnect, with growing jittered delays unde
   }
   const delays = [0, 1, 2, 3, 4, 5, 10].map((attempt) => reconnectDelay(attempt, defaultSettings, () => 1));
   t.same(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
-  t.equal(reconnectDelay(3, defaultSettings, () => 0), 2000, 'jitter stays in the upper half');
+  t.equal(
+    reconnectDelay(3, defaultSettings, () => 0),
+    2000,
+    'jitter stays in the upper half',
+  );
 });
 
 t.test('a ping left unanswered drops the link and reconnects', async (t) => {

@@ -38,5 +38,8 @@ t.test('each member sees the chat from their side', async (t) => {
 t.test('chats sort by latest activity', async (t) => {
   const older = summaryFor({ ...chat, chatId: 'd-2', updatedAt: 5 }, 'a');
   const newer = summaryFor(chat, 'a');
-  t.same([older, newer].sort(byLatestActivity).map((c) => c.chatId), ['d-1', 'd-2']);
+  t.same(
+    [older, newer].sort(byLatestActivity).map((c) => c.chatId),
+    ['d-1', 'd-2'],
+  );
 });

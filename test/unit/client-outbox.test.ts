@@ -25,16 +25,28 @@ t.test('a failed message retried keeps its clientMsgId', async (t) => {
 t.test('a file message is sent by its key', async (t) => {
   const outbox = new Outbox();
   const entry = outbox.add('c1', { fileKey: 'files/c1/abc', file: { name: 'a.png', size: 3, contentType: 'image/png' } });
-  t.same(outbox.frameFor(entry), { type: 'send', id: entry.clientMsgId, chatId: 'c1', clientMsgId: entry.clientMsgId, fileKey: 'files/c1/abc' });
+  t.same(outbox.frameFor(entry), {
+    type: 'send',
+    id: entry.clientMsgId,
+    chatId: 'c1',
+    clientMsgId: entry.clientMsgId,
+    fileKey: 'files/c1/abc',
+  });
 });
 
 t.test('an acked message stays until the timeline shows it', async (t) => {
   const outbox = new Outbox();
   const entry = outbox.add('c1', { text: 'hello' });
   outbox.ack(entry.clientMsgId, 7, 1000);
-  t.equal(outbox.settle('c1', (seq) => seq <= 6), 0);
+  t.equal(
+    outbox.settle('c1', (seq) => seq <= 6),
+    0,
+  );
   t.equal(outbox.forChat('c1').length, 1);
   t.notOk(outbox.fail(entry.clientMsgId, { code: 'internal', message: 'late' }), 'an acked message cannot fail');
-  t.equal(outbox.settle('c1', (seq) => seq <= 7), 1);
+  t.equal(
+    outbox.settle('c1', (seq) => seq <= 7),
+    1,
+  );
   t.equal(outbox.forChat('c1').length, 0);
 });

@@ -29,14 +29,25 @@ function manualTimers() {
   };
 }
 
-const msg = (seq: number, text = `m${seq}`): TimelineMessage => ({ chatId: 'c1', seq, senderId: 'u1', clientMsgId: `id${seq}`, kind: 'text', text, createdAt: seq });
+const msg = (seq: number, text = `m${seq}`): TimelineMessage => ({
+  chatId: 'c1',
+  seq,
+  senderId: 'u1',
+  clientMsgId: `id${seq}`,
+  kind: 'text',
+  text,
+  createdAt: seq,
+});
 const seqs = (timeline: ChatTimeline) => timeline.shown().map((m) => m.seq);
 
 function loadedTimeline(lastSeq: number) {
   const timers = manualTimers();
   const gaps: number[] = [];
   const timeline = new ChatTimeline({ timers, gapWaitMs: 1000, onGap: (seq) => gaps.push(seq) });
-  timeline.setBase(Array.from({ length: lastSeq }, (_, i) => msg(i + 1)), false);
+  timeline.setBase(
+    Array.from({ length: lastSeq }, (_, i) => msg(i + 1)),
+    false,
+  );
   return { timeline, timers, gaps };
 }
 

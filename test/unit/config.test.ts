@@ -72,8 +72,14 @@ t.test('an empty variable counts as unset', async (t) => {
 t.test('every problem is reported at once, each naming its variable', async (t) => {
   const problems = problemsOf({ PORT: 'abc', WS_MAX_PAYLOAD_BYTES: '-1', REDIS_URL: 'http://127.0.0.1:6379' });
   t.equal(problems.length, 3, problems.join('\n'));
-  t.match(problems.find((p) => p.startsWith('PORT:')), /"abc"/);
-  t.match(problems.find((p) => p.startsWith('WS_MAX_PAYLOAD_BYTES:')), /"-1"/);
+  t.match(
+    problems.find((p) => p.startsWith('PORT:')),
+    /"abc"/,
+  );
+  t.match(
+    problems.find((p) => p.startsWith('WS_MAX_PAYLOAD_BYTES:')),
+    /"-1"/,
+  );
   t.ok(problems.find((p) => p.startsWith('REDIS_URL:')));
 
   const thrown = t.throws(() => parseConfig({ PORT: 'abc', LOG_LEVEL: 'loud' }));

@@ -11,7 +11,7 @@ import {
   parseFileKey,
 } from '../../src/domain/files/file-policy.js';
 import { isAllowedType, mediaTypeOf } from '../../src/shared/files.js';
-import { AppError } from '../../src/model/errors.js';
+import { type AppError } from '../../src/model/errors.js';
 
 const allowed = ['image/png', 'image/jpeg', 'application/pdf', 'text/plain'];
 
@@ -93,8 +93,12 @@ t.test('downloads are attachments with the name encoded as RFC 6266 says', async
   t.equal(attachmentDisposition('report.pdf'), 'attachment; filename="report.pdf"');
   t.equal(
     attachmentDisposition('Résumé (v2).pdf'),
-    "attachment; filename=\"R_sum_ (v2).pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%28v2%29.pdf",
+    'attachment; filename="R_sum_ (v2).pdf"; filename*=UTF-8\'\'R%C3%A9sum%C3%A9%20%28v2%29.pdf',
   );
-  t.equal(attachmentDisposition('a"b\\c.txt'), "attachment; filename=\"a_b_c.txt\"; filename*=UTF-8''a%22b%5Cc.txt", 'quotes and backslashes never break the header');
-  t.equal(attachmentDisposition('照片.png'), "attachment; filename=\"__.png\"; filename*=UTF-8''%E7%85%A7%E7%89%87.png");
+  t.equal(
+    attachmentDisposition('a"b\\c.txt'),
+    'attachment; filename="a_b_c.txt"; filename*=UTF-8\'\'a%22b%5Cc.txt',
+    'quotes and backslashes never break the header',
+  );
+  t.equal(attachmentDisposition('照片.png'), 'attachment; filename="__.png"; filename*=UTF-8\'\'%E7%85%A7%E7%89%87.png');
 });

@@ -49,7 +49,10 @@ t.test('a frame nested thousands deep in any field is refused without throwing',
     'the whole frame': (deep) => deep,
   };
   for (const [field, build] of Object.entries(shapes)) {
-    for (const [kind, deep] of [['array', deepArray], ['object', deepObject]] as const) {
+    for (const [kind, deep] of [
+      ['array', deepArray],
+      ['object', deepObject],
+    ] as const) {
       let result: ReturnType<typeof decodeClientFrame> | undefined;
       t.doesNotThrow(() => (result = decodeClientFrame(build(deep))), `${field} as a deep ${kind} does not throw`);
       t.equal(result?.ok, false, `${field} as a deep ${kind} is refused`);

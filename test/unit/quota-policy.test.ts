@@ -35,7 +35,7 @@ t.test('each tier has its own limits from configuration', async (t) => {
   t.same(limitsFor('premium', limits), { messagesPerDay: 10_000, storageBytes: 1024 * 1024 * 1024 });
 });
 
-t.test("a counter from another day counts as zero in the summary", async (t) => {
+t.test('a counter from another day counts as zero in the summary', async (t) => {
   const now = Date.UTC(2026, 10, 22, 8);
   const base = { userId: 'u1', username: 'ann', tier: 'free' as const, messagesToday: 150, storageBytes: 1000 };
   t.same(summarize({ ...base, quotaDay: '2026-11-22' }, limits, now), {
@@ -57,7 +57,11 @@ t.test('storage room never goes negative after a downgrade', async (t) => {
 });
 
 t.test('refusals carry the code, the limit, the tier and the reset time', async (t) => {
-  const quota = summarize({ userId: 'u', username: 'u', tier: 'free', quotaDay: '1970-01-01', messagesToday: 200, storageBytes: 25 * 1024 * 1024 - 10 }, limits, 0);
+  const quota = summarize(
+    { userId: 'u', username: 'u', tier: 'free', quotaDay: '1970-01-01', messagesToday: 200, storageBytes: 25 * 1024 * 1024 - 10 },
+    limits,
+    0,
+  );
   const messages = messageLimitReached(quota);
   t.ok(messages instanceof AppError);
   t.equal(messages.code, 'quota_exceeded');

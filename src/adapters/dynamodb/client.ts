@@ -14,9 +14,7 @@ export interface DynamoSettings {
 export function createDynamoClients(settings: DynamoSettings): { raw: DynamoDBClient; doc: DynamoDBDocumentClient } {
   const raw = new DynamoDBClient({
     region: settings.region,
-    ...(settings.endpoint
-      ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 4,
     // Without timeouts a request to an endpoint that stopped answering waits forever,
     // and so would the socket or page waiting on it.

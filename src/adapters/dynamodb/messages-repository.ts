@@ -38,9 +38,7 @@ function toSent(item: Record<string, unknown>): SentRecord {
 
 export function createMessagesRepository(doc: DynamoDBDocumentClient, tableName: string): MessageStore {
   async function findSent(senderId: string, clientMsgId: string) {
-    const res = await doc.send(
-      new GetCommand({ TableName: tableName, Key: dedupeKey(senderId, clientMsgId), ConsistentRead: true }),
-    );
+    const res = await doc.send(new GetCommand({ TableName: tableName, Key: dedupeKey(senderId, clientMsgId), ConsistentRead: true }));
     return res.Item ? toSent(res.Item) : undefined;
   }
 
@@ -126,4 +124,3 @@ export function createMessagesRepository(doc: DynamoDBDocumentClient, tableName:
     },
   };
 }
-

@@ -38,7 +38,7 @@ function toRecord(item: Record<string, unknown>): SessionRecord {
 
 function toItem(record: SessionRecord): SessionItem {
   return {
-    ...(sessionKey(record.sessionHash) as { session_id: string }),
+    ...sessionKey(record.sessionHash),
     user_id: record.userId,
     ...tokenAttributes(record.tokens),
     created_at: record.createdAt,

@@ -88,7 +88,10 @@ export function createOidcClient(settings: OidcSettings): IdentityProvider {
      * Exchanges the code in the callback's query string. The redirect URI sent is the
      * configured one, never one rebuilt from request headers.
      */
-    async exchangeCode(callbackQuery: URLSearchParams, checks: { codeVerifier: string; state: string; nonce: string }): Promise<ProviderTokens> {
+    async exchangeCode(
+      callbackQuery: URLSearchParams,
+      checks: { codeVerifier: string; state: string; nonce: string },
+    ): Promise<ProviderTokens> {
       return call(async (config) => {
         const callbackUrl = new URL(settings.redirectUri);
         callbackUrl.search = callbackQuery.toString();
@@ -139,7 +142,10 @@ function classify(err: unknown): SignInError {
   if (err instanceof openid.ClientError) {
     // A provider answering with a 5xx page instead of JSON is down, not wrong.
     const code = (err as { code?: string }).code;
-    return new SignInError(code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' ? 'provider_unavailable' : 'invalid_response', summary);
+    return new SignInError(
+      code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' ? 'provider_unavailable' : 'invalid_response',
+      summary,
+    );
   }
   // fetch failures (connection refused, timeouts) and anything unforeseen
   return new SignInError('provider_unavailable', summary);

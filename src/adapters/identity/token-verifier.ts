@@ -12,7 +12,12 @@ import { FetchError, JwtExpiredError, NonRetryableFetchError } from 'aws-jwt-ver
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { TokenVerificationError, type TokenVerifier, type VerifiedAccessToken, type VerifiedIdentity } from '../../domain/sessions/ports.js';
+import {
+  TokenVerificationError,
+  type TokenVerifier,
+  type VerifiedAccessToken,
+  type VerifiedIdentity,
+} from '../../domain/sessions/ports.js';
 
 export type { TokenVerifier };
 

@@ -65,7 +65,7 @@ export function createMemoryPresence(opts: MemoryPresenceOptions): PresenceStore
       for (const userId of userIds) {
         // A user swept while this instance still holds their socket comes back, unannounced (as in Redis).
         let records = users.get(userId);
-        if (!records) users.set(userId, (records = new Map()));
+        if (!records) users.set(userId, (records = new Map<string, number>()));
         records.set(nodeId, expiresAt);
       }
     },

@@ -23,9 +23,7 @@ export function encodeEnvelope(nodeId: string, frameJson: string): string {
   return HEADER_START + nodeId + SEPARATOR + frameJson;
 }
 
-export type DecodedEnvelope =
-  | { ok: true; origin: string; json: string; frame: BusFrame }
-  | { ok: false; reason: string };
+export type DecodedEnvelope = { ok: true; origin: string; json: string; frame: BusFrame } | { ok: false; reason: string };
 
 export function decodeEnvelope(raw: string): DecodedEnvelope {
   if (!raw.startsWith(HEADER_START)) {
@@ -52,10 +50,5 @@ export function decodeEnvelope(raw: string): DecodedEnvelope {
  * not know yet, which sockets may still want.
  */
 function isFrameShaped(value: unknown): value is BusFrame {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    typeof (value as { type?: unknown }).type === 'string'
-  );
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { type?: unknown }).type === 'string';
 }

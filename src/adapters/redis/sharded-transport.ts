@@ -37,9 +37,7 @@ export function createShardedTransport(opts: { url: string; nodeId: string; logg
     [subscriber, 'subscriber'],
   ] as const) {
     client.on('error', (err: Error) => opts.logger.warn({ err, connection: role }, 'Redis Cluster error'));
-    client.on('node error', (err: Error, node: string) =>
-      opts.logger.warn({ err, node, connection: role }, 'Redis Cluster node error'),
-    );
+    client.on('node error', (err: Error, node: string) => opts.logger.warn({ err, node, connection: role }, 'Redis Cluster node error'));
   }
   // A shard subscriber's errors arrive under their own name; without a listener they would go unseen.
   subscriber.on('nodeError', (err: Error, node: string) =>

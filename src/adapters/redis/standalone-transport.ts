@@ -60,6 +60,8 @@ export function createStandaloneTransport(opts: { url: string; nodeId: string; l
         publisher.disconnect();
         subscriber.disconnect();
         const cause = firstError ?? err;
+        // The 'error' event before the rejection says why; the rejection itself only says "Connection is closed".
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(`cannot reach Redis for the bus: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       } finally {
         publisher.off('error', remember);

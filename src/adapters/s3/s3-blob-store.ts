@@ -81,7 +81,9 @@ export function createS3BlobStore(s3: S3Client, bucket: string): BlobStore {
     },
 
     async copy(fromKey: string, toKey: string): Promise<void> {
-      await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: copySource(bucket, fromKey), MetadataDirective: 'COPY' }));
+      await s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: copySource(bucket, fromKey), MetadataDirective: 'COPY' }),
+      );
     },
 
     async delete(key: string): Promise<void> {

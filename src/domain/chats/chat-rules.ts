@@ -38,8 +38,7 @@ export function summaryFor(chat: Chat, viewerId: string): ChatSummary {
     .map(([userId, username]) => ({ userId, username }))
     .sort((a, b) => a.username.localeCompare(b.username));
   const readSeq = Math.min(chat.readSeq[viewerId] ?? 0, chat.lastSeq);
-  const title =
-    chat.kind === 'direct' ? (members.find((m) => m.userId !== viewerId)?.username ?? chat.title) : chat.title;
+  const title = chat.kind === 'direct' ? (members.find((m) => m.userId !== viewerId)?.username ?? chat.title) : chat.title;
   return {
     chatId: chat.chatId,
     kind: chat.kind,

@@ -137,7 +137,11 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
       const updated = await chats.addMember(chatId, user, me.userId, deps.groupMaxMembers, clock());
       if (!updated) throw conflict('The group changed meanwhile; try again');
       await announce(updated, 'created', [user.userId]);
-      await announce(updated, 'updated', Object.keys(updated.members).filter((id) => id !== user.userId));
+      await announce(
+        updated,
+        'updated',
+        Object.keys(updated.members).filter((id) => id !== user.userId),
+      );
       return summaryFor(updated, me.userId);
     },
 
@@ -150,7 +154,10 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
     async list(userId) {
       const ids = await chats.chatIdsOf(userId);
       const found = await chats.getMany(ids);
-      return found.filter((c) => isMember(c, userId)).map((c) => summaryFor(c, userId)).sort(byLatestActivity);
+      return found
+        .filter((c) => isMember(c, userId))
+        .map((c) => summaryFor(c, userId))
+        .sort(byLatestActivity);
     },
 
     async markRead(me, chatId, seq) {

@@ -13,7 +13,13 @@ export interface ChatsRepository {
   getMany(chatIds: readonly string[]): Promise<Chat[]>;
   chatIdsOf(userId: string): Promise<string[]>;
   /** Adds a member when `byUserId` created the group, the user is not in it and it has room; false otherwise. */
-  addMember(chatId: string, member: { userId: string; username: string }, byUserId: string, maxMembers: number, now: number): Promise<Chat | undefined>;
+  addMember(
+    chatId: string,
+    member: { userId: string; username: string },
+    byUserId: string,
+    maxMembers: number,
+    now: number,
+  ): Promise<Chat | undefined>;
   /** Removes a member (by the creator, or the member leaving); undefined when the condition fails. */
   removeMember(chatId: string, userId: string, byUserId: string, now: number): Promise<Chat | undefined>;
   /**

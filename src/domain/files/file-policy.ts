@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, invalid } from '../../model/index.js';
 import { formatBytes, isAllowedType } from '../../shared/files.js';
+import { stripUnsafeCharacters } from '../../shared/text.js';
 
 export interface FilePolicy {
   /** Largest upload, in bytes. */
@@ -68,11 +69,12 @@ export function parseFileKey(key: string): FileKeyParts | undefined {
 
 /**
  * A name fit to show and to put in a header: the last path segment (browsers on
- * some systems send `C:\fakepath\x.png`), no control characters, trimmed.
+ * some systems send `C:\fakepath\x.png`), no control or invisible formatting
+ * characters (a right-to-left override can make `x.exe` look like `x.png`), trimmed.
  */
 export function cleanFileName(name: string): string {
   const lastSegment = name.split(/[\\/]/).pop() ?? '';
-  const clean = lastSegment.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
+  const clean = stripUnsafeCharacters(lastSegment);
   if (clean === '' || clean === '.' || clean === '..') throw invalid('The file needs a name');
   if (clean.length > MAX_NAME_LENGTH) throw invalid(`File names are at most ${MAX_NAME_LENGTH} characters`);
   return clean;

@@ -166,9 +166,11 @@ export function createFilesService(deps: FilesServiceDeps): FilesService {
       try {
         await blob.copy(key, permanentKey);
       } catch (err) {
-        await quotas.releaseStorage(userId, object.size).catch((releaseErr: unknown) =>
-          deps.logger?.warn({ err: releaseErr, fileKey: key }, 'could not give back storage after a failed copy'),
-        );
+        await quotas
+          .releaseStorage(userId, object.size)
+          .catch((releaseErr: unknown) =>
+            deps.logger?.warn({ err: releaseErr, fileKey: key }, 'could not give back storage after a failed copy'),
+          );
         throw err;
       }
       return { key: permanentKey, name, size: object.size, contentType };

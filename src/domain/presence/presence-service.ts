@@ -43,18 +43,22 @@ export function createPresenceService(deps: PresenceServiceDeps): PresenceServic
 
     start(localUsers) {
       // Refresh well inside the ttl so one late tick does not take anyone offline.
-      const refresh = setInterval(() => {
-        const users = localUsers();
-        if (users.length > 0) store.refresh(users).catch((err) => deps.onError(err, 'refresh presence'));
-      }, Math.max(50, Math.floor(deps.ttlMs / 3)));
-      const sweep = setInterval(() => {
-        store
-          .sweepExpired()
-          .then((expired) =>
-            Promise.all(expired.map(async (userId) => announce(userId, false, await deps.chatIdsOf(userId)))),
-          )
-          .catch((err) => deps.onError(err, 'sweep presence'));
-      }, Math.max(50, Math.floor(deps.ttlMs / 4)));
+      const refresh = setInterval(
+        () => {
+          const users = localUsers();
+          if (users.length > 0) store.refresh(users).catch((err) => deps.onError(err, 'refresh presence'));
+        },
+        Math.max(50, Math.floor(deps.ttlMs / 3)),
+      );
+      const sweep = setInterval(
+        () => {
+          store
+            .sweepExpired()
+            .then((expired) => Promise.all(expired.map(async (userId) => announce(userId, false, await deps.chatIdsOf(userId)))))
+            .catch((err) => deps.onError(err, 'sweep presence'));
+        },
+        Math.max(50, Math.floor(deps.ttlMs / 4)),
+      );
       refresh.unref();
       sweep.unref();
       return () => {

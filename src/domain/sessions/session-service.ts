@@ -28,7 +28,6 @@ export interface SessionPolicy {
   absoluteTimeoutS: number;
 }
 
-
 /** `last_seen_at` is written at most this often per session (a conditional update). */
 export const TOUCH_INTERVAL_MS = 60_000;
 /** Tokens are refreshed when the access token has less than this left. */

@@ -9,7 +9,14 @@ import type { User } from '../../model/index.js';
 import type { Logger } from '../logger.js';
 import type { UsersRepository } from '../users/ports.js';
 import { errorSummary, type SessionService } from './session-service.js';
-import { SignInError, TokenVerificationError, type AuthorizationRequest, type IdentityProvider, type SessionRecord, type TokenVerifier } from './ports.js';
+import {
+  SignInError,
+  TokenVerificationError,
+  type AuthorizationRequest,
+  type IdentityProvider,
+  type SessionRecord,
+  type TokenVerifier,
+} from './ports.js';
 
 export interface SignInServiceDeps {
   provider: IdentityProvider;
@@ -78,7 +85,10 @@ export function createSignInService(deps: SignInServiceDeps) {
         try {
           await provider.revoke(ended.tokens.refreshToken);
         } catch (err) {
-          deps.log.warn({ userId: ended.userId, cause: err instanceof SignInError ? err.summary : errorSummary(err) }, 'refresh token revocation failed');
+          deps.log.warn(
+            { userId: ended.userId, cause: err instanceof SignInError ? err.summary : errorSummary(err) },
+            'refresh token revocation failed',
+          );
         }
       }
       return ended;

@@ -107,12 +107,19 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) =
     const providerError = query.get('error');
     if (providerError !== null) {
       const cancelled = providerError === 'access_denied';
-      return reject(request, reply, 'invalid', cancelled ? 'provider_access_denied' : 'provider_error', cancelled ? messages.cancelled : messages.providerRefused);
+      return reject(
+        request,
+        reply,
+        'invalid',
+        cancelled ? 'provider_access_denied' : 'provider_error',
+        cancelled ? messages.cancelled : messages.providerRefused,
+      );
     }
     const unsigned = rawLoginCookie === undefined ? undefined : request.unsignCookie(rawLoginCookie);
     const attempt = unsigned?.valid && unsigned.value ? decodeLoginAttempt(unsigned.value, Date.now()) : undefined;
     if (!attempt) {
-      const reason = rawLoginCookie === undefined ? 'login_cookie_missing' : unsigned?.valid ? 'login_cookie_expired' : 'login_cookie_forged';
+      const reason =
+        rawLoginCookie === undefined ? 'login_cookie_missing' : unsigned?.valid ? 'login_cookie_expired' : 'login_cookie_forged';
       return reject(request, reply, 'invalid', reason, messages.noAttempt);
     }
     const state = query.get('state');
@@ -128,7 +135,13 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) =
       if (err instanceof SignInError) {
         request.log.warn({ cause: err.summary }, 'code exchange failed');
         if (err.reason === 'provider_unavailable') return reject(request, reply, 'unavailable', err.reason, messages.unavailable);
-        return reject(request, reply, 'invalid', err.reason, err.reason === 'invalid_code' ? messages.invalidCode : messages.invalidResponse);
+        return reject(
+          request,
+          reply,
+          'invalid',
+          err.reason,
+          err.reason === 'invalid_code' ? messages.invalidCode : messages.invalidResponse,
+        );
       }
       if (err instanceof TokenVerificationError) {
         request.log.warn({ cause: err.summary }, 'token verification failed');
@@ -143,7 +156,9 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) =
   });
 
   // A sign-out form posts urlencoded; its body carries nothing we need.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_request, _body, done) => done(null, {}));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_request, _body, done) =>
+    done(null, {}),
+  );
 
   app.post('/logout', async (request, reply) => {
     // SameSite=Lax already keeps the cookie off cross-site posts; a foreign Origin is refused outright.

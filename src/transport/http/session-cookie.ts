@@ -3,6 +3,8 @@
  * prefix, which browsers accept only with Secure, Path=/ and no Domain: a sibling
  * subdomain cannot plant or overwrite them.
  */
+import { hasControlCharacters } from '../../shared/text.js';
+
 export interface CookieSettings {
   /** True when the public origin is https. */
   secure: boolean;
@@ -65,7 +67,7 @@ export function decodeLoginAttempt(value: string, now: number): LoginAttempt | u
   if (!parsed || typeof parsed !== 'object') return undefined;
   const a = parsed as Record<string, unknown>;
   const strings = ['codeVerifier', 'state', 'nonce', 'next'] as const;
-  if (!strings.every((k) => typeof a[k] === 'string' && (a[k] as string).length > 0)) return undefined;
+  if (!strings.every((k) => typeof a[k] === 'string' && a[k].length > 0)) return undefined;
   if (typeof a.expiresAt !== 'number' || a.expiresAt <= now) return undefined;
   return a as unknown as LoginAttempt;
 }
@@ -76,7 +78,7 @@ export function decodeLoginAttempt(value: string, now: number): LoginAttempt | u
  */
 export function safeReturnPath(next: unknown, publicOrigin: string): string {
   if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  if (/[\u0000-\u001f\u007f]/.test(next) || next.length > 2048) return '/';
+  if (hasControlCharacters(next) || next.length > 2048) return '/';
   let url: URL;
   try {
     url = new URL(next, publicOrigin);

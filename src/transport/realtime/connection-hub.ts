@@ -176,7 +176,11 @@ export class ConnectionHub {
           () => {
             connection.sendJson(json);
             // New members may be online already: whoever is new to this socket gets a presence frame.
-            if ('members' in chat) this.listeners.joinedChat?.(connection, chat.members.map((m) => m.userId));
+            if ('members' in chat)
+              this.listeners.joinedChat?.(
+                connection,
+                chat.members.map((m) => m.userId),
+              );
           },
           (err) => {
             connection.log.warn({ err, chatId: chat.chatId }, 'could not subscribe to a new chat');

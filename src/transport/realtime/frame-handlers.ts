@@ -58,7 +58,12 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
       if (lastTyping.size > TYPING_MEMORY) {
         for (const [k, at] of lastTyping) if (now - at > TYPING_MIN_INTERVAL_MS) lastTyping.delete(k);
       }
-      await deps.events.publish({ type: 'typing', chatId: frame.chatId, userId: connection.user.userId, username: connection.user.username });
+      await deps.events.publish({
+        type: 'typing',
+        chatId: frame.chatId,
+        userId: connection.user.userId,
+        username: connection.user.username,
+      });
     },
 
     async read(connection, frame) {
@@ -69,7 +74,13 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
       const outcomes = await deps.messages.sync(connection.user.userId, frame.chats);
       for (const outcome of outcomes) {
         if (outcome.status === 'synced') {
-          connection.send({ type: 'synced', ...echoId(frame), chatId: outcome.chatId, messages: outcome.messages, lastSeq: outcome.lastSeq });
+          connection.send({
+            type: 'synced',
+            ...echoId(frame),
+            chatId: outcome.chatId,
+            messages: outcome.messages,
+            lastSeq: outcome.lastSeq,
+          });
         } else if (outcome.status === 'too_far_behind') {
           connection.send({ type: 'resync', chatId: outcome.chatId, reason: 'too_far_behind', lastSeq: outcome.lastSeq });
         } else {

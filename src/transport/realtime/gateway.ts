@@ -71,9 +71,10 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
   }
 
   hub.listeners.joinedChat = (connection, memberIds) => {
-    sendOnlinePresence(connection, memberIds.filter((id) => id !== connection.user.userId)).catch((err) =>
-      connection.log.warn({ err }, 'could not send presence for a new chat'),
-    );
+    sendOnlinePresence(
+      connection,
+      memberIds.filter((id) => id !== connection.user.userId),
+    ).catch((err) => connection.log.warn({ err }, 'could not send presence for a new chat'));
   };
 
   /**

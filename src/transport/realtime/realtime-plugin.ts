@@ -50,7 +50,12 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
       this.websocketServer.close();
     },
   });
-  const handleFrame = createFrameHandlers({ chats: options.chats, messages: options.messages, events: options.events, clock: () => Date.now() });
+  const handleFrame = createFrameHandlers({
+    chats: options.chats,
+    messages: options.messages,
+    events: options.events,
+    clock: () => Date.now(),
+  });
   registerGateway(app, { settings, nodeId: bus.nodeId, hub, handleFrame, chats: options.chats, quotas: options.quotas, presence });
 
   // Whatever the bus lost while Redis was away, clients get back through sync.

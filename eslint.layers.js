@@ -1,0 +1,67 @@
+/**
+ * The layer rule, as ESLint configuration: dependencies point down only.
+ *
+ *   model, shared      import nothing of the project
+ *   domain             model, shared, its own ports; no framework, driver or SDK
+ *   adapters           domain ports, model, shared; never transport
+ *   transport          domain, model, shared (and config types); never adapters
+ *   local              adapters, shared, config; never transport
+ *   compose, app, server   everything
+ *
+ * Kept in its own module so that a test can run exactly these rules against
+ * sample imports (test/unit/layers.test.ts).
+ */
+
+const importsOf = (names) => names.map((name) => ({ group: [name, `${name}/**`], message: 'not in this layer (see eslint.layers.js)' }));
+const paths = (globs, why) => globs.map((glob) => ({ group: [glob], message: why }));
+
+const infrastructure = [
+  'fastify',
+  '@fastify/*',
+  'fastify-plugin',
+  'ioredis',
+  'ws',
+  '@aws-sdk/*',
+  '@smithy/*',
+  'openid-client',
+  'aws-jwt-verify',
+  'pino',
+];
+const compositionRoot = ['**/compose.js', '**/app.js', '**/server.js'];
+
+const restrict = (files, patterns) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns }] },
+});
+
+export const layerRules = [
+  restrict(['src/model/**/*.ts', 'src/shared/**/*.ts'], paths(['../**'], 'model and shared import nothing of the project')),
+  restrict(
+    ['src/domain/**/*.ts'],
+    [
+      ...importsOf(infrastructure),
+      ...paths(
+        ['**/transport/**', '**/adapters/**', '**/local/**', '**/config.js', ...compositionRoot],
+        'the domain imports only model, shared and domain ports',
+      ),
+    ],
+  ),
+  restrict(
+    ['src/adapters/**/*.ts'],
+    [
+      ...importsOf(['fastify', '@fastify/*', 'fastify-plugin']),
+      ...paths(
+        ['**/transport/**', '**/local/**', '**/config.js', ...compositionRoot],
+        'adapters implement domain ports; they never import transport or config',
+      ),
+    ],
+  ),
+  restrict(
+    ['src/transport/**/*.ts'],
+    [
+      ...importsOf(['ioredis', '@aws-sdk/*', '@smithy/*', 'openid-client', 'aws-jwt-verify']),
+      ...paths(['**/adapters/**', '**/local/**', '**/compose.js', '**/server.js'], 'transport reaches adapters only through domain ports'),
+    ],
+  ),
+  restrict(['src/local/**/*.ts'], paths(['**/transport/**', ...compositionRoot], 'the local stack sits beside adapters, below transport')),
+];
