@@ -12,8 +12,9 @@
  * sample imports (test/unit/layers.test.ts).
  */
 
-const importsOf = (names) => names.map((name) => ({ group: [name, `${name}/**`], message: 'not in this layer (see eslint.layers.js)' }));
-const paths = (globs, why) => globs.map((glob) => ({ group: [glob], message: why }));
+const importsOf = (/** @type {string[]} */ names) =>
+  names.map((name) => ({ group: [name, `${name}/**`], message: 'not in this layer (see eslint.layers.js)' }));
+const paths = (/** @type {string[]} */ globs, /** @type {string} */ why) => globs.map((glob) => ({ group: [glob], message: why }));
 
 const infrastructure = [
   'fastify',
@@ -29,11 +30,13 @@ const infrastructure = [
 ];
 const compositionRoot = ['**/compose.js', '**/app.js', '**/server.js'];
 
-const restrict = (files, patterns) => ({
+/** @returns {import('eslint').Linter.Config} */
+const restrict = (/** @type {string[]} */ files, /** @type {object[]} */ patterns) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns }] },
 });
 
+/** @type {import('eslint').Linter.Config[]} */
 export const layerRules = [
   restrict(['src/model/**/*.ts', 'src/shared/**/*.ts'], paths(['../**'], 'model and shared import nothing of the project')),
   restrict(

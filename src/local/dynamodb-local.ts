@@ -33,8 +33,12 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
 async function waitUntilAnswering(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 60_000;
   let exited = false;
+  let spawnError: NodeJS.ErrnoException | undefined;
   child.once('exit', () => (exited = true));
+  child.once('error', (err: NodeJS.ErrnoException) => (spawnError = err));
   while (Date.now() < deadline) {
+    if (spawnError?.code === 'ENOENT') throw new Error('DynamoDB Local needs Java 17 or later: there is no `java` on the PATH.');
+    if (spawnError) throw new Error(`DynamoDB Local could not start: ${spawnError.message}`);
     if (exited) throw new Error(`DynamoDB Local exited while starting:\n${output()}`);
     if (await dynamoAnswers(endpoint)) return;
     await sleep(150);
