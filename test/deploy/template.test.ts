@@ -615,3 +615,19 @@ t.test('log-based alarms watch log lines the service still writes', async (t) =>
   }
   for (const table of Object.values(names)) t.match(watched, table, `DynamoDB errors on ${table} raise an alarm`);
 });
+
+t.test('the build checks on the image\'s Node before building, and tags with the commit only', async (t) => {
+  const dockerfile = read('Dockerfile');
+  const checkStage = dockerfile.slice(dockerfile.indexOf(' AS check'), dockerfile.indexOf(' AS build'));
+  for (const step of ['npm run typecheck', 'npm run lint', 'test/unit/', 'test/deploy/']) {
+    t.match(checkStage, step, `the check stage runs ${step}`);
+  }
+  t.match(dockerfile, /FROM \$\{NODE_IMAGE\} AS deps[\s\S]*FROM deps AS check[\s\S]*FROM \$\{NODE_IMAGE\} AS runtime/, 'checks and runtime share one base image');
+  const buildspec = read('buildspec.yml');
+  const commands = JSON.stringify(dict(parse(buildspec), 'buildspec').phases);
+  t.ok(commands.indexOf('--target check') >= 0 && commands.indexOf('--target check') < commands.indexOf('docker push'), 'the check stage is built before anything is pushed');
+  t.notMatch(buildspec, /:latest\b|-t\s+\S*latest/, 'no reusable tag');
+  t.ok(buildspec.includes(`IMAGE_TAG=$(printf '%s' "$COMMIT" | cut -c 1-12)`), 'the tag is the commit');
+  t.same([...buildspec.matchAll(/-t\s+(\S+)/g)].map((m) => m[1]), ['"$IMAGE_URI:$IMAGE_TAG"'], 'the image gets that one tag');
+  t.match(commands, /imagedefinitions\.json/);
+});
