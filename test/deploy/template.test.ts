@@ -257,7 +257,6 @@ interface KeyDesign {
     ttlAttribute?: string;
   }[];
   USERNAME_INDEX: string;
-  TTL_ATTRIBUTE: string;
 }
 
 /**
