@@ -1,12 +1,23 @@
 # syntax=docker/dockerfile:1
-# huddle: compiled once in a build stage; the runtime image holds production
-# dependencies, the compiled server and the static page, and runs as `node`.
+# huddle: dependencies installed once; the checks run in their own stage on the same base
+# image (so on exactly the Node version that runs in production); the runtime image holds
+# production dependencies, the compiled server and the static page, and runs as `node`.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-FROM ${NODE_IMAGE} AS build
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+
+# `docker build --target check .` fails the build when a check fails; the runtime stage
+# does not depend on it, so building the image alone skips the checks.
+FROM deps AS check
+COPY . .
+RUN npm run typecheck \
+ && npm run lint \
+ && npx tap test/unit/*.test.ts test/deploy/*.test.ts
+
+FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
