@@ -18,11 +18,11 @@
  * thread, DynamoDB Local) are means over all rounds. Compare ratios within one run only.
  *
  * Knobs (environment):
- *   BENCH_ROUNDS (25)       measured rounds per cell: many short rounds spread the noise of
- *                           other work on the machine evenly over the cells
- *   BENCH_REQUESTS (60)     requests per cell and round for one-item kinds against DynamoDB
- *                           Local (five times as many in the SDK-only phase); a kind of N items
- *                           runs BENCH_REQUESTS / sqrt(N) of them
+ *   BENCH_ROUNDS (10)       measured rounds per cell
+ *   BENCH_REQUESTS (150)    requests per cell and round for one-item kinds against DynamoDB
+ *                           Local (five times as many in the SDK-only phase, a quarter as many
+ *                           for the kinds with pauses, which run last); a kind of N items runs
+ *                           BENCH_REQUESTS / sqrt(N) of them
  *   BENCH_WARMUP (300)      requests per cell discarded before measuring (scaled the same way),
  *   BENCH_WARMUP_TOTAL (6000)  and at least this many in all (passes over the cells repeat)
  *   BENCH_CURVE (3000)      requests of the first-requests curve (0 skips it)
@@ -66,8 +66,8 @@ import { tableNames, type TableNames } from '../../src/store/table.js';
 import { freePort } from '../../test/helpers/free-port.js';
 
 const settings = {
-  rounds: Number(process.env.BENCH_ROUNDS ?? 25),
-  requests: Number(process.env.BENCH_REQUESTS ?? 60),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 10),
+  requests: Number(process.env.BENCH_REQUESTS ?? 150),
   warmup: Number(process.env.BENCH_WARMUP ?? 300),
   warmupTotal: Number(process.env.BENCH_WARMUP_TOTAL ?? 6000),
   curve: Number(process.env.BENCH_CURVE ?? 3000),
@@ -773,7 +773,7 @@ function buildCells(endpoint: string, t: TableNames, canned: boolean, made: { de
       if (canned && kind.concurrency > 1) continue;
       const op = ops[kind.base ?? kind.id];
       if (!op) continue;
-      const count = canned && !kind.idleMs ? settings.requests * 5 : settings.requests;
+      const count = kind.idleMs ? Math.ceil(settings.requests / 4) : canned ? settings.requests * 5 : settings.requests;
       cells.push({ config, kind, op, n: scaled(count, kind.items, kind.concurrency), samples: [] });
     }
   }
@@ -794,11 +794,21 @@ async function runCells(cells: Cell[], javaStat: string | undefined, title: stri
   } while (total < settings.warmupTotal);
   process.stderr.write(`${title}: warm-up done in ${((performance.now() - warmStart) / 1000).toFixed(1)} s\n`);
   await afterWarmup?.();
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const cell of shuffled(cells, round + 1)) {
-      cell.samples.push(await measure(cell.op, cell.n, cell.kind, javaStat));
+  // The idle kinds run after the others: a pause leaves the next requests cold too, and would
+  // spill into whichever cell followed it.
+  const busy = cells.filter((c) => !c.kind.idleMs);
+  const idle = cells.filter((c) => c.kind.idleMs);
+  for (const [group, name] of [
+    [busy, ''],
+    [idle, ' (after idleness)'],
+  ] as const) {
+    if (!group.length) continue;
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const cell of shuffled(group, round + 1)) {
+        cell.samples.push(await measure(cell.op, cell.n, cell.kind, javaStat));
+      }
+      process.stderr.write(`${title}${name}: round ${round + 1}/${settings.rounds} done, load average ${loadAverage()}\n`);
     }
-    process.stderr.write(`${title}: round ${round + 1}/${settings.rounds} done, load average ${loadAverage()}\n`);
   }
 }
 
