@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RunningDynamoDbLocal {
   endpoint: string;
+  /** The Java process's id (benchmarks read its CPU time). */
+  pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
   await waitUntilAnswering(endpoint, child, () => output);
   return {
     endpoint,
+    pid: child.pid,
     close: () => stopChild(child),
   };
 }
