@@ -59,6 +59,12 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   await app.register(apiRoutes, { prefix: '/api', chats: services.chats, messages: services.messages, files: services.files });
   await app.register(realtime, {
     settings: config.realtime,
+    limits: {
+      messageMaxLength: config.chats.messageMaxLength,
+      fileMaxBytes: config.files.maxBytes,
+      fileTypes: config.files.allowedTypes,
+      groupMaxMembers: config.chats.groupMaxMembers,
+    },
     bus: services.bus,
     events: services.events,
     chats: services.chats,

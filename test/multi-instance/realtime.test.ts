@@ -35,6 +35,18 @@ t.test('the socket refuses upgrades without a session or from a foreign origin',
   t.equal((foreign as { statusCode?: number }).statusCode, 403, 'foreign origin: 403');
 });
 
+t.test('hello tells the client the limits this deployment enforces', async (t) => {
+  const alice = await person(a, 'alice');
+  const { client, hello } = await connectReady(a.wsUrl, alice.cookie);
+  t.teardown(() => client.close());
+  t.same(hello.limits, {
+    messageMaxLength: a.config.chats.messageMaxLength,
+    fileMaxBytes: a.config.files.maxBytes,
+    fileTypes: a.config.files.allowedTypes,
+    groupMaxMembers: a.config.chats.groupMaxMembers,
+  });
+});
+
 t.test('a message sent through one instance reaches a member on the other, in real time', async (t) => {
   const alice = await person(a, 'alice');
   const bob = await person(b, 'bob');

@@ -16,11 +16,14 @@ import type { ConnectionHub } from './connection-hub.js';
 import { errorFrame, errorFrameFor } from './error-frames.js';
 import { decodeClientFrame } from './frame-decoder.js';
 import type { FrameHandler } from './frame-handlers.js';
+import type { ClientLimits } from './protocol.js';
 
 export interface GatewayDeps {
   settings: Config['realtime'];
   /** This instance's id, told to clients in `hello`. */
   nodeId: string;
+  /** Told to clients in `hello`. */
+  limits: ClientLimits;
   hub: ConnectionHub;
   handleFrame: FrameHandler;
   chats: Pick<ChatsService, 'list'>;
@@ -50,7 +53,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     if (connection.closed) return;
     const quota = await deps.quotas.summary(userId);
     const user = publicUser(connection, quota.tier);
-    connection.send({ type: 'hello', nodeId: deps.nodeId, user, quota, chats: summaries, serverTime: Date.now() });
+    connection.send({ type: 'hello', nodeId: deps.nodeId, user, quota, chats: summaries, limits: deps.limits, serverTime: Date.now() });
     const memberIds = [...new Set(summaries.flatMap((c) => c.members.map((m) => m.userId)))].filter((id) => id !== userId);
     await sendOnlinePresence(connection, memberIds);
   }

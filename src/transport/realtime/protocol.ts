@@ -72,7 +72,16 @@ export type ClientFrameOf<K extends ClientFrameType> = Static<(typeof clientFram
 // ---------- server -> client
 
 export type ServerFrame =
-  | { type: 'hello'; nodeId: string; user: PublicUser; quota: QuotaSummary; chats: ChatSummary[]; serverTime: number }
+  | {
+      type: 'hello';
+      nodeId: string;
+      user: PublicUser;
+      quota: QuotaSummary;
+      chats: ChatSummary[];
+      /** The limits this deployment enforces, so a client can check before it sends or uploads. */
+      limits: ClientLimits;
+      serverTime: number;
+    }
   | { type: 'ack'; id?: string; chatId: string; clientMsgId: string; seq: number; createdAt: number; duplicate: boolean }
   | { type: 'message'; message: Message }
   | { type: 'typing'; chatId: string; userId: string; username: string }
@@ -87,3 +96,11 @@ export type ServerFrame =
   | { type: 'pong'; id?: string; serverTime: number };
 
 export type ServerFrameType = ServerFrame['type'];
+
+export interface ClientLimits {
+  messageMaxLength: number;
+  fileMaxBytes: number;
+  /** Media types (`image/png`) or families (`image/*`) an upload may have. */
+  fileTypes: readonly string[];
+  groupMaxMembers: number;
+}

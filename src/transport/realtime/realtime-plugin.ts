@@ -17,7 +17,7 @@ import type { SessionService } from '../../domain/sessions/session-service.js';
 import { ConnectionHub } from './connection-hub.js';
 import { createFrameHandlers } from './frame-handlers.js';
 import { registerGateway } from './gateway.js';
-import type { ServerFrame } from './protocol.js';
+import type { ClientLimits, ServerFrame } from './protocol.js';
 
 /** How often open sockets' sessions are checked against the session table. */
 const SESSION_CHECK_INTERVAL_MS = 60_000;
@@ -26,6 +26,7 @@ const CLOSE_HANDSHAKE_WAIT_MS = 2_000;
 
 export interface RealtimeOptions {
   settings: Config['realtime'];
+  limits: ClientLimits;
   bus: Bus<ServerFrame>;
   events: EventPublisher;
   chats: ChatsService;
@@ -56,7 +57,16 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     events: options.events,
     clock: () => Date.now(),
   });
-  registerGateway(app, { settings, nodeId: bus.nodeId, hub, handleFrame, chats: options.chats, quotas: options.quotas, presence });
+  registerGateway(app, {
+    settings,
+    limits: options.limits,
+    nodeId: bus.nodeId,
+    hub,
+    handleFrame,
+    chats: options.chats,
+    quotas: options.quotas,
+    presence,
+  });
 
   // Whatever the bus lost while Redis was away, clients get back through sync.
   bus.onRecovered(() => {
