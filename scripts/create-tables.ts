@@ -5,7 +5,7 @@
  * credentials from the usual AWS chain).
  */
 import { configOrExit, fail } from './script-support.js';
-import { createDynamoClients } from '../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../src/adapters/dynamodb/client.js';
 import { tableNames } from '../src/adapters/dynamodb/table.js';
 import { ensureTables } from '../src/adapters/dynamodb/tables-admin.js';
 
@@ -38,7 +38,7 @@ async function main() {
 
   const names = tableNames(draft.tables.prefix);
   const target = draft.aws.dynamodbEndpoint ?? `DynamoDB in ${draft.aws.region}`;
-  const { raw } = createDynamoClients({ region: draft.aws.region, endpoint: draft.aws.dynamodbEndpoint });
+  const raw = createDynamoClient({ region: draft.aws.region, endpoint: draft.aws.dynamodbEndpoint });
   try {
     const result = await ensureTables(raw, names);
     const lines = [`Tables in ${target}:`];

@@ -18,7 +18,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from '../src/config.js';
 import { AppError, type Tier } from '../src/model/index.js';
-import { createDynamoClients } from '../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../src/adapters/dynamodb/client.js';
+import { documentsOver } from '../src/adapters/dynamodb/document.js';
 import { tableNames } from '../src/adapters/dynamodb/table.js';
 import { createQuotasRepository } from '../src/adapters/dynamodb/quotas-repository.js';
 import { createQuotasService } from '../src/domain/quotas/quotas-service.js';
@@ -94,11 +95,11 @@ async function main(): Promise<number> {
   const config = freezeConfig(draft);
   const target = config.aws.dynamodbEndpoint ?? `DynamoDB in ${config.aws.region}`;
 
-  const { raw, doc } = createDynamoClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  const raw = createDynamoClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   const bus = config.redis.url ? await connectBus(config.redis.url, config.redis.keyPrefix) : undefined;
   try {
     const quotas = createQuotasService({
-      repository: createQuotasRepository(doc, tableNames(config.tables.prefix).users),
+      repository: createQuotasRepository(documentsOver(raw), tableNames(config.tables.prefix).users),
       limits: config.quotas,
       clock: Date.now,
       ...(bus ? { events: createBusEventPublisher(bus) } : {}),

@@ -18,11 +18,12 @@ import { createFilesService, type FilesService } from './domain/files/files-serv
 import { createPendingSweeper } from './domain/files/pending-sweeper.js';
 import { createPresenceService, type PresenceService } from './domain/presence/presence-service.js';
 import { createSessionService, type SessionService } from './domain/sessions/session-service.js';
-import { createDynamoClients } from './adapters/dynamodb/client.js';
+import { createDynamoClient } from './adapters/dynamodb/client.js';
+import { documentsOver } from './adapters/dynamodb/document.js';
 import { tableNames } from './adapters/dynamodb/table.js';
 import { tablesReachable } from './adapters/dynamodb/tables-admin.js';
 import { createChatsRepository } from './adapters/dynamodb/chats-repository.js';
-import { createMessagesRepository } from './adapters/dynamodb/messages-repository.js';
+import { createMessageLog } from './adapters/dynamodb/message-log.js';
 import { createQuotasRepository } from './adapters/dynamodb/quotas-repository.js';
 import { createSessionsRepository } from './adapters/dynamodb/sessions-repository.js';
 import { createUsersRepository } from './adapters/dynamodb/users-repository.js';
@@ -32,6 +33,15 @@ import { createRedisBus } from './adapters/redis/redis-bus.js';
 import { createRedisPresence } from './adapters/redis/redis-presence.js';
 import { createMemoryBus } from './adapters/memory/memory-bus.js';
 import { createMemoryPresence } from './adapters/memory/memory-presence.js';
+import { createMemorySequencer } from './adapters/memory/memory-sequencer.js';
+import { createRedisSequencer } from './adapters/redis/redis-sequencer.js';
+import { baseConnectionOptions, closeConnection, watchConnection } from './adapters/redis/connection.js';
+import { createMessageWriter, type MessageWriter } from './domain/messages/message-writer.js';
+import { createChatActivityRecorder } from './domain/messages/chat-activity.js';
+import type { Sequencer } from './domain/messages/ports.js';
+import { createFailoverSequencer } from './domain/messages/failover-sequencer.js';
+import { createRowSequencer } from './adapters/dynamodb/row-sequencer.js';
+import { Redis } from 'ioredis';
 import { createOidcClient, type OidcClient, type OidcSettings } from './adapters/identity/oidc-client.js';
 import { createTokenVerifier, type TokenVerifier, type VerifierSettings } from './adapters/identity/token-verifier.js';
 import { createTokenRefresher } from './adapters/identity/token-refresher.js';
@@ -64,6 +74,8 @@ export interface Services {
   quotas: QuotasService;
   files: FilesService;
   presence: PresenceService;
+  /** The group-commit queue of this instance (its figures feed the metrics). */
+  writer: MessageWriter;
   sessions: SessionService;
   identity: Identity;
   /** What `/readyz` asks, by name: each resolves when that dependency answers. */
@@ -131,6 +143,26 @@ async function createFanout(
   return { bus, presence };
 }
 
+/** The per-chat seq counters: in Redis when several instances share one, in memory otherwise. */
+async function createSequencer(
+  config: Config,
+  fallback: Sequencer,
+  logger: PinoLogger,
+): Promise<{ sequencer: Sequencer; close(): Promise<void> }> {
+  if (!config.redis.url) return { sequencer: createMemorySequencer(), close: async () => {} };
+  // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
+  const redis = new Redis(config.redis.url, { ...baseConnectionOptions('huddle-seq'), enableOfflineQueue: false });
+  watchConnection(redis, 'sequencer', logger.child({ module: 'sequencer' }));
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis for the sequencer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const sequencer = createFailoverSequencer(createRedisSequencer(redis, config.redis.keyPrefix), fallback, logger);
+  return { sequencer, close: () => closeConnection(redis) };
+}
+
 /** Builds everything the app serves from; `logger` defaults to a pino logger made from the config. */
 export async function compose(config: Config, logger: PinoLogger = pino(loggerOptions(config))): Promise<Services> {
   if (!config.session.secret) throw new Error('SESSION_SECRET is not set: it signs the login cookie');
@@ -138,7 +170,8 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   const nodeId = randomBytes(8).toString('hex');
   const onBackgroundError = (err: unknown, what: string) => logger.error({ err }, `${what} failed`);
 
-  const { raw, doc } = createDynamoClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  const raw = createDynamoClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  const db = documentsOver(raw);
   const tables = tableNames(config.tables.prefix);
   const s3 = createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint });
   const blob = createS3BlobStore(s3, config.files.bucket);
@@ -148,6 +181,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   };
 
   let fanout: Awaited<ReturnType<typeof createFanout>>;
+  let seqs: Awaited<ReturnType<typeof createSequencer>>;
   try {
     fanout = await createFanout(config, nodeId, logger);
   } catch (err) {
@@ -155,12 +189,49 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     throw err;
   }
   const { bus, presence: presenceStore } = fanout;
+  try {
+    seqs = await createSequencer(config, createRowSequencer(db, tables.chats), logger);
+  } catch (err) {
+    await Promise.allSettled([bus.close(), presenceStore.close()]);
+    closeClients();
+    throw err;
+  }
+  const { sequencer } = seqs;
   const events = createBusEventPublisher(bus);
 
-  const users = createUsersRepository(doc, tables.users);
-  const chatsRepository = createChatsRepository(doc, tables);
-  const chats = createChatsService({ chats: chatsRepository, users, events, groupMaxMembers: config.chats.groupMaxMembers, clock });
-  const quotas = createQuotasService({ repository: createQuotasRepository(doc, tables.users), limits: config.quotas, clock, events });
+  const users = createUsersRepository(db, tables.users);
+  const chatsRepository = createChatsRepository(db, tables);
+  const messageLog = createMessageLog(db, tables);
+  /** Nothing at or below this may be handed out again for the chat: what is stored, and what clients were told. */
+  const seqFloor = async (chatId: string) => {
+    const [stored, row] = await Promise.all([messageLog.highestSeq(chatId), chatsRepository.get(chatId)]);
+    return Math.max(stored, row?.lastSeq ?? 0);
+  };
+  const chats = createChatsService({
+    chats: chatsRepository,
+    users,
+    events,
+    groupMaxMembers: config.chats.groupMaxMembers,
+    clock,
+    seqCeiling: async (chatId) => (await sequencer.current([chatId])).get(chatId) ?? (await seqFloor(chatId)),
+  });
+  const quotas = createQuotasService({ repository: createQuotasRepository(db, tables.users), limits: config.quotas, clock, events });
+  const chatActivity = createChatActivityRecorder({
+    chats: chatsRepository,
+    intervalMs: config.writes.chatRowIntervalMs,
+    clock,
+    logger,
+  });
+  const writer = createMessageWriter({
+    log: messageLog,
+    sequencer,
+    seqFloor,
+    limits: config.quotas,
+    settings: config.writes,
+    clock,
+    logger,
+    onCommitted: (stored) => chatActivity.record(stored),
+  });
   const files = createFilesService({
     blob,
     quotas,
@@ -176,8 +247,9 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   });
   const messages = createMessagesService({
     chats: chatsRepository,
-    messages: createMessagesRepository(doc, tables.messages),
-    quotas,
+    log: messageLog,
+    writer,
+    sequencer,
     files,
     events,
     messageMaxLength: config.chats.messageMaxLength,
@@ -196,7 +268,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   const client = createOidcClient(oidcSettingsFrom(config));
   const verifier = createTokenVerifier(verifierSettingsFrom(config));
   const sessions = createSessionService({
-    sessions: createSessionsRepository(doc, tables.sessions),
+    sessions: createSessionsRepository(db, tables.sessions),
     users,
     policy: { idleTimeoutS: config.session.idleTimeoutS, absoluteTimeoutS: config.session.absoluteTimeoutS },
     log: logger,
@@ -222,6 +294,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     quotas,
     files,
     presence,
+    writer,
     sessions,
     identity: { client, verifier },
     readiness: {
@@ -231,7 +304,10 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     },
     async close() {
       await sweeper?.stop();
-      const results = await Promise.allSettled([presenceStore.close(), bus.close()]);
+      // Sends already taken are stored (or answered) before anything they need closes.
+      await writer.close();
+      await chatActivity.flush();
+      const results = await Promise.allSettled([presenceStore.close(), bus.close(), seqs.close()]);
       for (const result of results) {
         if (result.status === 'rejected') logger.warn({ err: result.reason }, 'closing the bus or presence store failed');
       }

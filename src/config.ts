@@ -94,6 +94,24 @@ export const variables = {
   ),
   PRESENCE_TTL_MS: variable(Positive(60_000), 'A user whose instance stops refreshing presence goes offline after this long.'),
 
+  WRITE_CONCURRENCY: variable(Positive(4), 'Message commits one instance has in flight at once (each over distinct chats and senders).'),
+  SEND_QUEUE_MAX: variable(
+    Positive(5000),
+    'Sends one instance holds waiting to be stored; past it new sends get a retryable `unavailable`.',
+  ),
+  SEND_QUEUE_MAX_WAIT_MS: variable(
+    Positive(1500),
+    'New sends get a retryable `unavailable` while the oldest waiting send has waited this long (ms): refused early, not queued for seconds.',
+  ),
+  COMMIT_DEADLINE_MS: variable(
+    Positive(8000),
+    'How long a message commit retries DynamoDB failures before its sends get `unavailable` (ms).',
+  ),
+  CHAT_ROW_INTERVAL_MS: variable(
+    Positive(1000),
+    'Least time between two writes of one chat row (latest message, preview) by one instance (ms); the chat list lags by at most this.',
+  ),
+
   FILE_MAX_BYTES: variable(Positive(2 * 1024 * 1024), 'Largest file upload, in bytes.'),
   FILE_ALLOWED_TYPES: variable(
     Type.String({ default: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain' }),
@@ -235,6 +253,13 @@ function shape(env: Env, problems: string[]) {
     chats: {
       messageMaxLength: env.MESSAGE_MAX_LENGTH,
       groupMaxMembers: env.GROUP_MAX_MEMBERS,
+    },
+    writes: {
+      concurrency: env.WRITE_CONCURRENCY,
+      maxQueued: env.SEND_QUEUE_MAX,
+      maxQueueWaitMs: env.SEND_QUEUE_MAX_WAIT_MS,
+      commitDeadlineMs: env.COMMIT_DEADLINE_MS,
+      chatRowIntervalMs: env.CHAT_ROW_INTERVAL_MS,
     },
     quotas: {
       free: { messagesPerDay: env.FREE_MESSAGES_PER_DAY, storageBytes: env.FREE_STORAGE_BYTES },

@@ -14,7 +14,7 @@ import { freePort } from '../../test/helpers/free-port.js';
 import { startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { startS3Emulator } from '../../src/local/s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
-import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames } from '../../src/adapters/dynamodb/table.js';
 
@@ -80,7 +80,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   closers.push(() => idp.close());
 
   const prefix = `bench${Date.now().toString(36)}-`;
-  const { raw } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint });
+  const raw = createDynamoClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
   await ensureTables(raw, tableNames(prefix));
   raw.destroy();
 

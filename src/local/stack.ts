@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ConfigDraft } from '../config.js';
-import { createDynamoClients } from '../adapters/dynamodb/client.js';
+import { createDynamoClient } from '../adapters/dynamodb/client.js';
 import { ensureTables } from '../adapters/dynamodb/tables-admin.js';
 import { tableNames } from '../adapters/dynamodb/table.js';
 import { dynamoAnswers, startDynamoDbLocal } from './dynamodb-local.js';
@@ -103,7 +103,7 @@ export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalSt
       clientId: LOCAL_CLIENT_ID,
       pid: process.pid,
     };
-    const { raw } = createDynamoClients({ region: draft.aws.region, endpoint: addresses.dynamodbEndpoint });
+    const raw = createDynamoClient({ region: draft.aws.region, endpoint: addresses.dynamodbEndpoint });
     try {
       await ensureTables(raw, tableNames(draft.tables.prefix));
     } finally {

@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { freezeConfig, parseConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
 import { compose, type Services } from '../../src/compose.js';
-import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { createToolClients } from '../../src/adapters/dynamodb/client.js';
+import { documentsOver, type Documents } from '../../src/adapters/dynamodb/document.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames, type TableNames } from '../../src/adapters/dynamodb/table.js';
 import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
@@ -34,7 +35,7 @@ export interface TestStack {
   tablePrefix: string;
   redisKeyPrefix: string;
   /** The stack's tables, for tests that look at (or prepare) rows directly. */
-  store: { doc: DynamoDBDocumentClient; tables: TableNames; users: UsersRepository };
+  store: { doc: DynamoDBDocumentClient; db: Documents; tables: TableNames; users: UsersRepository };
   close(): Promise<void>;
 }
 
@@ -62,12 +63,14 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
   const bucket = 'huddle-test-files';
   const s3 = await startS3Emulator({ port: 0, directory: s3Dir, bucket });
   const idp = await startIdentityProvider({ port: 0 });
-  const { raw, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const clients = createToolClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const { raw, doc } = clients;
+  const db = documentsOver(raw);
   const tables = tableNames(tablePrefix);
   try {
     await ensureTables(raw, tables);
   } catch (err) {
-    raw.destroy();
+    clients.destroy();
     throw err;
   }
   const stack: TestStack = {
@@ -77,7 +80,7 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
     issuer: idp.issuer,
     tablePrefix,
     redisKeyPrefix,
-    store: { doc, tables, users: createUsersRepository(doc, tables.users) },
+    store: { doc, db, tables, users: createUsersRepository(db, tables.users) },
     env: {
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       HOST: '127.0.0.1',
@@ -92,7 +95,7 @@ export async function startTestStack(t: Teardown): Promise<TestStack> {
       SESSION_SECRET: randomBytes(32).toString('base64url'),
     },
     async close() {
-      raw.destroy();
+      clients.destroy();
       await idp.close();
       await s3.close();
       await rm(s3Dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { signIn } from '../helpers/sign-in.js';
 
 const stack = await startTestStack(t);
 const instance = await startInstance(t, stack, { REDIS_URL: '' });
-const sessions = createSessionsRepository(stack.store.doc, stack.store.tables.sessions);
+const sessions = createSessionsRepository(stack.store.db, stack.store.tables.sessions);
 
 async function tokensOf(username: string) {
   const { cookie } = await signIn(instance.baseUrl, username);

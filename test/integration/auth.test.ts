@@ -24,7 +24,7 @@ interface JsonBody {
 
 const stack = await startTestStack(t);
 const instance = await startInstance(t, stack, { REDIS_URL: '' });
-const sessionsRepo = createSessionsRepository(stack.store.doc, stack.store.tables.sessions);
+const sessionsRepo = createSessionsRepository(stack.store.db, stack.store.tables.sessions);
 
 async function sessionCount(): Promise<number> {
   const res = await stack.store.doc.send(

@@ -9,7 +9,8 @@
 import t from 'tap';
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
+import { documentsOver } from '../../src/adapters/dynamodb/document.js';
 import { tableNames } from '../../src/adapters/dynamodb/table.js';
 import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
 import { createQuotasRepository } from '../../src/adapters/dynamodb/quotas-repository.js';
@@ -70,23 +71,26 @@ function s3ClientFor(stack: TestStack): S3Client {
 
 async function world(t: Teardown): Promise<World> {
   const stack = await startTestStack(t);
-  const { raw, doc } = createDynamoClients({ region: 'us-east-1', endpoint: stack.dynamodbEndpoint });
+  const raw = createDynamoClient({ region: 'us-east-1', endpoint: stack.dynamodbEndpoint });
   t.teardown(() => raw.destroy());
+  const db = documentsOver(raw);
   const s3 = s3ClientFor(stack);
   t.teardown(() => s3.destroy());
   const bucket = stack.env.S3_BUCKET!;
   const tables = tableNames(stack.tablePrefix);
-  const users = createUsersRepository(doc, tables.users);
+  const users = createUsersRepository(db, tables.users);
   const clock = () => Date.now();
   const chats = createChatsService({
-    chats: createChatsRepository(doc, tables),
+    chats: createChatsRepository(db, tables),
     users,
     events: createBusEventPublisher(createMemoryBus()),
     groupMaxMembers: 50,
     clock,
+    // No messages are sent here: no chat has a seq to read up to.
+    seqCeiling: async () => 0,
   });
   const quotas = createQuotasService({
-    repository: createQuotasRepository(doc, tables.users),
+    repository: createQuotasRepository(db, tables.users),
     limits: {
       free: { messagesPerDay: 200, storageBytes: FREE_STORAGE },
       premium: { messagesPerDay: 10_000, storageBytes: 10 * FREE_STORAGE },

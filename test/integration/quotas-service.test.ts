@@ -1,10 +1,12 @@
 /**
- * The quotas service against DynamoDB Local: every "instance" here has its own
+ * The quotas service (storage, tiers, usage) against DynamoDB Local; the daily
+ * message counter is moved by the write path (test/integration/message-writer.test.ts). every "instance" here has its own
  * DynamoDB client, repository and service, as separate containers would, and they
  * share one table. Limits are small through configuration so a test stays short.
  */
 import t from 'tap';
-import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
+import { documentsOver } from '../../src/adapters/dynamodb/document.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames, type TableNames } from '../../src/adapters/dynamodb/table.js';
 import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
@@ -26,14 +28,7 @@ const limits: QuotaLimits = {
   premium: { messagesPerDay: 40, storageBytes: 100 * 1024 },
 };
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const NOV_22_NOON = Date.UTC(2026, 10, 22, 12);
-
-/** A clock the test moves by hand, shared by every instance of one test. */
-function fixedClock(start: number) {
-  let now = start;
-  return { now: () => now, set: (value: number) => (now = value) };
-}
 
 interface Deployment {
   tables: TableNames;
@@ -47,18 +42,18 @@ interface Deployment {
 async function deployment(t: Teardown): Promise<Deployment> {
   const endpoint = requireEnv('DYNAMODB_ENDPOINT');
   const tables = tableNames(`${uniqueId('quota')}-`);
-  const admin = createDynamoClients({ region: 'us-east-1', endpoint });
-  t.teardown(() => admin.raw.destroy());
-  await ensureTables(admin.raw, tables);
-  const users = createUsersRepository(admin.doc, tables.users);
+  const admin = createDynamoClient({ region: 'us-east-1', endpoint });
+  t.teardown(() => admin.destroy());
+  await ensureTables(admin, tables);
+  const users = createUsersRepository(documentsOver(admin), tables.users);
   return {
     tables,
     endpoint,
     instance(options = {}) {
-      const { raw, doc } = createDynamoClients({ region: 'us-east-1', endpoint });
+      const raw = createDynamoClient({ region: 'us-east-1', endpoint });
       t.teardown(() => raw.destroy());
       return createQuotasService({
-        repository: createQuotasRepository(doc, tables.users),
+        repository: createQuotasRepository(documentsOver(raw), tables.users),
         limits,
         clock: options.clock ?? (() => NOV_22_NOON),
         ...(options.events ? { events: options.events } : {}),
@@ -83,109 +78,6 @@ async function settleAll<T>(calls: (() => Promise<T>)[]) {
   const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   return { accepted, refused };
 }
-
-t.test('50 concurrent messages through two instances with 10 left: exactly 10 pass', async (t) => {
-  const d = await deployment(t);
-  const a = d.instance();
-  const b = d.instance();
-  const { userId } = await d.user();
-  for (let i = 0; i < 10; i++) await a.consumeMessage(userId);
-
-  const calls = Array.from({ length: 50 }, (_, i) => () => (i % 2 === 0 ? a : b).consumeMessage(userId));
-  const { accepted, refused } = await settleAll(calls);
-
-  t.equal(accepted.length, 10, 'exactly the 10 remaining messages are accepted');
-  t.equal(refused.length, 40);
-  t.ok(refused.every(isQuotaExceeded), 'every refusal is quota_exceeded');
-  t.same(
-    (refused[0] as AppError).details,
-    { limit: 20, resetsAt: Date.UTC(2026, 10, 23), tier: 'free' },
-    'the refusal says the limit, when it resets, and the tier',
-  );
-  t.same(
-    accepted.map((q) => q.messagesToday).sort((x, y) => x - y),
-    Array.from({ length: 10 }, (_, i) => 11 + i),
-    'each accepted message got its own count, 11 to 20',
-  );
-  t.equal((await b.summary(userId)).messagesToday, 20, 'the stored counter ends at the limit');
-});
-
-t.test('50 concurrent first messages of a new day through two instances: exactly the limit passes', async (t) => {
-  const d = await deployment(t);
-  const clock = fixedClock(NOV_22_NOON);
-  const a = d.instance({ clock: clock.now });
-  const b = d.instance({ clock: clock.now });
-  const { userId } = await d.user();
-  for (let i = 0; i < 20; i++) await a.consumeMessage(userId);
-  await t.rejects(b.consumeMessage(userId), { code: 'quota_exceeded' }, 'the day is used up');
-
-  clock.set(NOV_22_NOON + DAY_MS);
-  const calls = Array.from({ length: 50 }, (_, i) => () => (i % 2 === 0 ? a : b).consumeMessage(userId));
-  const { accepted, refused } = await settleAll(calls);
-  t.equal(accepted.length, 20, 'the new day starts from zero, and the race to start it loses no limit');
-  t.ok(refused.length === 30 && refused.every(isQuotaExceeded));
-  t.equal((await a.summary(userId)).messagesToday, 20);
-});
-
-t.test("the day window resets by itself: yesterday's messages do not count", async (t) => {
-  const d = await deployment(t);
-  const clock = fixedClock(Date.UTC(2026, 10, 22, 23, 59, 59));
-  const quotas = d.instance({ clock: clock.now });
-  const { userId } = await d.user();
-  for (let i = 0; i < 20; i++) await quotas.consumeMessage(userId);
-  const refusal = await quotas.consumeMessage(userId).catch((err: unknown) => err);
-  t.ok(isQuotaExceeded(refusal));
-  t.equal((refusal as AppError).details?.resetsAt, Date.UTC(2026, 10, 23), 'it resets at the next UTC midnight');
-
-  clock.set(Date.UTC(2026, 10, 23, 0, 0, 1));
-  const before = await quotas.summary(userId);
-  t.equal(before.messagesToday, 0, 'after midnight the summary shows a fresh day before anything is sent');
-  t.equal(before.resetsAt, Date.UTC(2026, 10, 24));
-  const after = await quotas.consumeMessage(userId);
-  t.equal(after.messagesToday, 1, 'the first message of the new day counts as 1');
-});
-
-t.test('premium raises the limit at once, on every instance; going back to free lowers it', async (t) => {
-  const d = await deployment(t);
-  const a = d.instance();
-  const b = d.instance();
-  const { userId, username } = await d.user();
-  for (let i = 0; i < 20; i++) await a.consumeMessage(userId);
-  await t.rejects(a.consumeMessage(userId), { code: 'quota_exceeded', details: { tier: 'free', limit: 20 } });
-
-  const change = await b.setTier(username, 'premium');
-  t.match(change, {
-    userId,
-    username,
-    previousTier: 'free',
-    tier: 'premium',
-    quota: { tier: 'premium', messagesToday: 20, messagesPerDay: 40 },
-  });
-  const next = await a.consumeMessage(userId);
-  t.match(next, { tier: 'premium', messagesToday: 21, messagesPerDay: 40 }, 'the other instance sees premium on the very next message');
-
-  await b.setTier(username, 'free');
-  await t.rejects(
-    a.consumeMessage(userId),
-    { code: 'quota_exceeded', details: { tier: 'free', limit: 20 } },
-    'a free user over the free limit is refused',
-  );
-});
-
-t.test('a refund gives one message back; refunds never go below zero or into another day', async (t) => {
-  const d = await deployment(t);
-  const clock = fixedClock(NOV_22_NOON);
-  const quotas = d.instance({ clock: clock.now });
-  const { userId } = await d.user();
-  await quotas.refundMessage(userId);
-  t.equal((await quotas.summary(userId)).messagesToday, 0, 'nothing to give back before the first message');
-  for (let i = 0; i < 20; i++) await quotas.consumeMessage(userId);
-  await quotas.refundMessage(userId);
-  t.equal((await quotas.consumeMessage(userId)).messagesToday, 20, 'the refunded message can be sent again');
-  clock.set(NOV_22_NOON + DAY_MS);
-  await quotas.refundMessage(userId);
-  t.equal((await quotas.consumeMessage(userId)).messagesToday, 1, "a refund after midnight does not touch the new day's count");
-});
 
 t.test('storage: 50 concurrent 1 KB reservations through two instances against 20 KB: exactly 20 pass', async (t) => {
   const d = await deployment(t);
@@ -246,7 +138,7 @@ t.test('setTier pushes a quota frame to the user channel through Redis, and refu
   await t.rejects(quotas.setTier(uniqueId('nobody'), 'premium'), { code: 'not_found', message: /No user named/ });
 });
 
-t.test('every counted message pushes the new usage to the user', async (t) => {
+t.test('every change of stored bytes pushes the new usage to the user', async (t) => {
   const d = await deployment(t);
   const pushed: QuotaSummary[] = [];
   const quotas = d.instance({
@@ -257,16 +149,11 @@ t.test('every counted message pushes the new usage to the user', async (t) => {
     },
   });
   const { userId } = await d.user();
-  await quotas.consumeMessage(userId);
   await quotas.reserveStorage(userId, 100);
   await quotas.releaseStorage(userId, 100);
   t.same(
-    pushed.map((q) => [q.messagesToday, q.storageBytes]),
-    [
-      [1, 0],
-      [1, 100],
-      [1, 0],
-    ],
+    pushed.map((q) => q.storageBytes),
+    [100, 0],
   );
 });
 
@@ -274,7 +161,7 @@ t.test('a publisher that fails does not fail the change', async (t) => {
   const d = await deployment(t);
   const quotas = d.instance({ events: { publish: () => Promise.reject(new Error('bus down')) } });
   const { userId, username } = await d.user();
-  t.equal((await quotas.consumeMessage(userId)).messagesToday, 1);
+  t.equal((await quotas.reserveStorage(userId, 10)).storageBytes, 10);
   const change = await quotas.setTier(username, 'premium');
   t.equal(change.tier, 'premium');
   t.equal(change.notified, false, 'the tier changed; the caller learns that sockets were not told');
@@ -284,6 +171,5 @@ t.test('an unknown user id has no quota', async (t) => {
   const d = await deployment(t);
   const quotas = d.instance();
   await t.rejects(quotas.summary('no-such-user'), { code: 'not_found' });
-  await t.rejects(quotas.consumeMessage('no-such-user'), { code: 'not_found' });
   await t.rejects(quotas.reserveStorage('no-such-user', 10), { code: 'not_found' });
 });

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createDynamoClients } from '../../src/adapters/dynamodb/client.js';
+import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
+import { documentsOver } from '../../src/adapters/dynamodb/document.js';
 import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames } from '../../src/adapters/dynamodb/table.js';
 import { createUsersRepository } from '../../src/adapters/dynamodb/users-repository.js';
@@ -45,10 +46,10 @@ t.test('user:tier sets the tier, prints the new limits and pushes a quota frame 
   const redisUrl = requireEnv('REDIS_URL');
   const tablePrefix = `${uniqueId('tier')}-`;
   const redisKeyPrefix = `${tablePrefix}`;
-  const { raw, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const raw = createDynamoClient({ region: 'us-east-1', endpoint: dynamodbEndpoint });
   t.teardown(() => raw.destroy());
   await ensureTables(raw, tableNames(tablePrefix));
-  const users = createUsersRepository(doc, tableNames(tablePrefix).users);
+  const users = createUsersRepository(documentsOver(raw), tableNames(tablePrefix).users);
   const username = uniqueId('carol').toLowerCase();
   const userId = uniqueId('sub');
   await users.upsertOnSignIn({ userId, username }, Date.now());
@@ -100,7 +101,7 @@ t.test('user:tier sets the tier, prints the new limits and pushes a quota frame 
 t.test('user:tier fails clearly: unknown user, bad arguments, local stack not running, bad configuration', async (t) => {
   const dynamodbEndpoint = requireEnv('DYNAMODB_ENDPOINT');
   const tablePrefix = `${uniqueId('tier')}-`;
-  const { raw } = createDynamoClients({ region: 'us-east-1', endpoint: dynamodbEndpoint });
+  const raw = createDynamoClient({ region: 'us-east-1', endpoint: dynamodbEndpoint });
   t.teardown(() => raw.destroy());
   await ensureTables(raw, tableNames(tablePrefix));
   const env = { DYNAMODB_ENDPOINT: dynamodbEndpoint, TABLE_PREFIX: tablePrefix };

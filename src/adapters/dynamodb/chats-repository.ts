@@ -1,14 +1,7 @@
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
 import type { Chat } from '../../domain/chats/chat-rules.js';
 import type { ChatsRepository } from '../../domain/chats/ports.js';
-import { conditionFailed, transactionConditionFailed } from './conditional.js';
+import type { Documents, TransactItem } from './document.js';
+import { appliedIfCondition, conditionFailed, transactionConditionFailed } from './failures.js';
 import { chatKey, userKey, type TableNames } from './table.js';
 
 interface ChatItem {
@@ -52,8 +45,8 @@ function toChat(item: Record<string, unknown>): Chat {
  * `chat_ids` string set on each user row, for listing a user's chats. Every change
  * writes both in one transaction.
  */
-export function createChatsRepository(doc: DynamoDBDocumentClient, tables: TableNames): ChatsRepository {
-  const addToUser = (userId: string, chatId: string) => ({
+export function createChatsRepository(db: Documents, tables: TableNames): ChatsRepository {
+  const addToUser = (userId: string, chatId: string): TransactItem => ({
     Update: {
       TableName: tables.users,
       Key: userKey(userId),
@@ -62,7 +55,7 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
       ExpressionAttributeValues: { ':chat': new Set([chatId]) },
     },
   });
-  const removeFromUser = (userId: string, chatId: string) => ({
+  const removeFromUser = (userId: string, chatId: string): TransactItem => ({
     Update: {
       TableName: tables.users,
       Key: userKey(userId),
@@ -72,8 +65,8 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
   });
 
   async function get(chatId: string): Promise<Chat | undefined> {
-    const res = await doc.send(new GetCommand({ TableName: tables.chats, Key: chatKey(chatId), ConsistentRead: true }));
-    return res.Item ? toChat(res.Item) : undefined;
+    const row = await db.get({ TableName: tables.chats, Key: chatKey(chatId), ConsistentRead: true });
+    return row ? toChat(row) : undefined;
   }
 
   return {
@@ -91,14 +84,10 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
         updated_at: chat.updatedAt,
       };
       try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { TableName: tables.chats, Item: item, ConditionExpression: 'attribute_not_exists(chat_id)' } },
-              ...Object.keys(chat.members).map((id) => addToUser(id, chat.chatId)),
-            ],
-          }),
-        );
+        await db.transactWrite([
+          { Put: { TableName: tables.chats, Item: { ...item }, ConditionExpression: 'attribute_not_exists(chat_id)' } },
+          ...Object.keys(chat.members).map((id) => addToUser(id, chat.chatId)),
+        ]);
         return true;
       } catch (err) {
         if (transactionConditionFailed(err, 0)) return false;
@@ -109,59 +98,41 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
     get,
 
     async getMany(chatIds) {
-      const unique = [...new Set(chatIds)];
-      const chats: Chat[] = [];
-      for (let i = 0; i < unique.length; i += 100) {
-        let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map(chatKey);
-        for (let attempt = 0; keys && keys.length > 0 && attempt < 8; attempt++) {
-          const res: BatchGetCommandOutput = await doc.send(
-            new BatchGetCommand({ RequestItems: { [tables.chats]: { Keys: keys, ConsistentRead: true } } }),
-          );
-          chats.push(...(res.Responses?.[tables.chats] ?? []).map(toChat));
-          keys = res.UnprocessedKeys?.[tables.chats]?.Keys;
-          if (keys?.length) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        }
-      }
-      return chats;
+      const rows = await db.batchGet(tables.chats, [...new Set(chatIds)].map(chatKey), { consistent: true });
+      return rows.map(toChat);
     },
 
     async chatIdsOf(userId) {
-      const res = await doc.send(
-        new GetCommand({ TableName: tables.users, Key: userKey(userId), ProjectionExpression: 'chat_ids', ConsistentRead: true }),
-      );
-      const ids = res.Item?.chat_ids as Set<string> | undefined;
+      const row = await db.get({ TableName: tables.users, Key: userKey(userId), ProjectionExpression: 'chat_ids', ConsistentRead: true });
+      const ids = row?.chat_ids as Set<string> | undefined;
       return ids ? [...ids] : [];
     },
 
     async addMember(chatId, member, byUserId, maxMembers, now) {
       try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: tables.chats,
-                  Key: chatKey(chatId),
-                  UpdateExpression:
-                    'SET member_names.#u = :name, read_seq.#u = last_seq, member_count = if_not_exists(member_count, :zero) + :one, updated_at = :now',
-                  ConditionExpression:
-                    'kind = :group AND created_by = :by AND attribute_not_exists(member_names.#u) AND (attribute_not_exists(member_count) OR member_count < :max)',
-                  ExpressionAttributeNames: { '#u': member.userId },
-                  ExpressionAttributeValues: {
-                    ':name': member.username,
-                    ':group': 'group',
-                    ':by': byUserId,
-                    ':zero': 0,
-                    ':one': 1,
-                    ':max': maxMembers,
-                    ':now': now,
-                  },
-                },
+        await db.transactWrite([
+          {
+            Update: {
+              TableName: tables.chats,
+              Key: chatKey(chatId),
+              UpdateExpression:
+                'SET member_names.#u = :name, read_seq.#u = last_seq, member_count = if_not_exists(member_count, :zero) + :one, updated_at = :now',
+              ConditionExpression:
+                'kind = :group AND created_by = :by AND attribute_not_exists(member_names.#u) AND (attribute_not_exists(member_count) OR member_count < :max)',
+              ExpressionAttributeNames: { '#u': member.userId },
+              ExpressionAttributeValues: {
+                ':name': member.username,
+                ':group': 'group',
+                ':by': byUserId,
+                ':zero': 0,
+                ':one': 1,
+                ':max': maxMembers,
+                ':now': now,
               },
-              addToUser(member.userId, chatId),
-            ],
-          }),
-        );
+            },
+          },
+          addToUser(member.userId, chatId),
+        ]);
       } catch (err) {
         if (transactionConditionFailed(err)) return undefined;
         throw err;
@@ -172,32 +143,28 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
     async removeMember(chatId, userId, byUserId, now) {
       const leaving = userId === byUserId;
       try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: tables.chats,
-                  Key: chatKey(chatId),
-                  UpdateExpression:
-                    'REMOVE member_names.#u, read_seq.#u SET member_count = if_not_exists(member_count, :zero) - :one, updated_at = :now',
-                  ConditionExpression: leaving
-                    ? 'attribute_exists(member_names.#u) AND kind = :group'
-                    : 'attribute_exists(member_names.#u) AND kind = :group AND created_by = :by',
-                  ExpressionAttributeNames: { '#u': userId },
-                  ExpressionAttributeValues: {
-                    ':group': 'group',
-                    ':zero': 0,
-                    ':one': 1,
-                    ':now': now,
-                    ...(leaving ? {} : { ':by': byUserId }),
-                  },
-                },
+        await db.transactWrite([
+          {
+            Update: {
+              TableName: tables.chats,
+              Key: chatKey(chatId),
+              UpdateExpression:
+                'REMOVE member_names.#u, read_seq.#u SET member_count = if_not_exists(member_count, :zero) - :one, updated_at = :now',
+              ConditionExpression: leaving
+                ? 'attribute_exists(member_names.#u) AND kind = :group'
+                : 'attribute_exists(member_names.#u) AND kind = :group AND created_by = :by',
+              ExpressionAttributeNames: { '#u': userId },
+              ExpressionAttributeValues: {
+                ':group': 'group',
+                ':zero': 0,
+                ':one': 1,
+                ':now': now,
+                ...(leaving ? {} : { ':by': byUserId }),
               },
-              removeFromUser(userId, chatId),
-            ],
-          }),
-        );
+            },
+          },
+          removeFromUser(userId, chatId),
+        ]);
       } catch (err) {
         if (transactionConditionFailed(err)) return undefined;
         throw err;
@@ -205,40 +172,63 @@ export function createChatsRepository(doc: DynamoDBDocumentClient, tables: Table
       return get(chatId);
     },
 
-    async allocateSeq(chatId, senderId, preview, now) {
-      try {
-        const res = await doc.send(
-          new UpdateCommand({
-            TableName: tables.chats,
-            Key: chatKey(chatId),
-            // Operands are read before the update applies, so both get the new value.
-            UpdateExpression:
-              'SET last_seq = last_seq + :one, read_seq.#s = last_seq + :one, last_preview = :preview, last_sender = :s, last_at = :now, updated_at = :now',
-            ConditionExpression: 'attribute_exists(member_names.#s)',
-            ExpressionAttributeNames: { '#s': senderId },
-            ExpressionAttributeValues: { ':one': 1, ':preview': preview, ':s': senderId, ':now': now },
-            ReturnValues: 'UPDATED_NEW',
-          }),
-        );
-        return Number(res.Attributes!.last_seq);
-      } catch (err) {
-        if (conditionFailed(err)) return undefined;
-        throw err;
-      }
+    async recordActivity(chatId, activity) {
+      const readers = Object.entries(activity.reads);
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = {
+        ':seq': activity.lastSeq,
+        ':preview': activity.preview,
+        ':sender': activity.senderId,
+        ':at': activity.at,
+      };
+      const reads = readers.map(([userId, seq], i) => {
+        names[`#r${i}`] = userId;
+        values[`:r${i}`] = seq;
+        return `read_seq.#r${i} = :r${i}`;
+      });
+      const moved = await appliedIfCondition(
+        db.update({
+          TableName: tables.chats,
+          Key: chatKey(chatId),
+          UpdateExpression: [
+            'SET last_seq = :seq, last_preview = :preview, last_sender = :sender, last_at = :at, updated_at = :at',
+            ...reads,
+          ].join(', '),
+          // Forward only: another instance may have recorded a later message already. (Equal
+          // passes: while Redis is away, seqs come from this very counter.)
+          ConditionExpression: 'attribute_exists(chat_id) AND (attribute_not_exists(last_seq) OR last_seq <= :seq)',
+          ...(readers.length > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+        }),
+      );
+      if (moved) return;
+      // The row is ahead already: still move each sender's own read position forward.
+      await Promise.all(
+        readers.map(([userId, seq]) =>
+          appliedIfCondition(
+            db.update({
+              TableName: tables.chats,
+              Key: chatKey(chatId),
+              UpdateExpression: 'SET read_seq.#u = :seq',
+              ConditionExpression: 'attribute_exists(member_names.#u) AND (attribute_not_exists(read_seq.#u) OR read_seq.#u < :seq)',
+              ExpressionAttributeNames: { '#u': userId },
+              ExpressionAttributeValues: { ':seq': seq },
+            }),
+          ),
+        ),
+      );
     },
 
     async markRead(chatId, userId, seq) {
       try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tables.chats,
-            Key: chatKey(chatId),
-            UpdateExpression: 'SET read_seq.#u = :seq',
-            ConditionExpression: 'attribute_exists(member_names.#u) AND read_seq.#u < :seq AND last_seq >= :seq',
-            ExpressionAttributeNames: { '#u': userId },
-            ExpressionAttributeValues: { ':seq': seq },
-          }),
-        );
+        await db.update({
+          TableName: tables.chats,
+          Key: chatKey(chatId),
+          UpdateExpression: 'SET read_seq.#u = :seq',
+          ConditionExpression: 'attribute_exists(member_names.#u) AND (attribute_not_exists(read_seq.#u) OR read_seq.#u < :seq)',
+          ExpressionAttributeNames: { '#u': userId },
+          ExpressionAttributeValues: { ':seq': seq },
+        });
         return 'ok';
       } catch (err) {
         if (!conditionFailed(err)) throw err;

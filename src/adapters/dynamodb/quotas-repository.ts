@@ -4,12 +4,13 @@
  * a conditional UpdateItem whose condition reads `is_premium` itself, so the limit
  * that applies is the one in force at the moment of the write, on every instance.
  */
-import type { AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CountOutcome, DailyMessageLimits, QuotasRepository, StorageLimits, TierChange } from '../../domain/quotas/ports.js';
+import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { CountOutcome, QuotasRepository, StorageLimits, TierChange } from '../../domain/quotas/ports.js';
 import { tierOf, type QuotaUsage } from '../../domain/quotas/quota-policy.js';
 import type { Tier } from '../../model/index.js';
-import { conditionFailed } from './conditional.js';
+import type { Documents, UpdateInput } from './document.js';
+import { conditionFailed } from './failures.js';
+import { fromAttributes } from './items.js';
 import { createUsersRepository } from './users-repository.js';
 import { userKey } from './table.js';
 
@@ -34,37 +35,29 @@ function toUsage(item: Record<string, unknown>): QuotaUsage {
   };
 }
 
-/** The item a failed condition returns (ReturnValuesOnConditionCheckFailure) comes back unmarshalled by nobody. */
-function fromAttributeValues(item: Record<string, AttributeValue>): Record<string, unknown> {
-  const plain: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(item)) {
-    if (value.S !== undefined) plain[name] = value.S;
-    else if (value.N !== undefined) plain[name] = Number(value.N);
-    else if (value.BOOL !== undefined) plain[name] = value.BOOL;
-  }
-  return plain;
-}
-
 function oldItemOf(err: ConditionalCheckFailedException): Record<string, unknown> | undefined {
-  return err.Item ? fromAttributeValues(err.Item) : undefined;
+  return err.Item ? fromAttributes(err.Item) : undefined;
 }
 
 // The tier branches of every limit condition: `is_premium` is read by the condition itself.
 const PREMIUM = 'is_premium = :true';
 const FREE = 'NOT (is_premium = :true)';
 
-export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: string): QuotasRepository {
-  const users = createUsersRepository(doc, tableName);
+export function createQuotasRepository(db: Documents, tableName: string): QuotasRepository {
+  const users = createUsersRepository(db, tableName);
 
   /** One conditional update; on a failed condition, the row as it was (or undefined when there is none). */
   async function conditionalUpdate(
-    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'>,
+    input: Omit<UpdateInput, 'TableName' | 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'>,
   ): Promise<{ ok: true; item: Record<string, unknown> } | { ok: false; item: Record<string, unknown> | undefined }> {
     try {
-      const res = await doc.send(
-        new UpdateCommand({ ...input, TableName: tableName, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-      );
-      return { ok: true, item: res.Attributes! };
+      const row = await db.update({
+        ...input,
+        TableName: tableName,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      });
+      return { ok: true, item: row! };
     } catch (err) {
       if (conditionFailed(err)) return { ok: false, item: oldItemOf(err) };
       throw err;
@@ -72,54 +65,12 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
   }
 
   async function getUsage(userId: string): Promise<QuotaUsage | undefined> {
-    const res = await doc.send(new GetCommand({ TableName: tableName, Key: userKey(userId), ConsistentRead: true }));
-    return res.Item ? toUsage(res.Item) : undefined;
+    const row = await db.get({ TableName: tableName, Key: userKey(userId), ConsistentRead: true });
+    return row ? toUsage(row) : undefined;
   }
 
   return {
     getUsage,
-
-    async countMessage(userId: string, limits: DailyMessageLimits): Promise<CountOutcome | undefined> {
-      // Two conditional writes, tried in turn: "another message today" (the common case,
-      // one round trip) and "first message of a new day" (resets the counter to 1). Each
-      // one's condition excludes the other's, so a race between them loses one attempt,
-      // never a limit; the loser simply tries again with what it learned.
-      for (let attempt = 0; attempt < 4; attempt++) {
-        const sameDay = await conditionalUpdate({
-          Key: userKey(userId),
-          UpdateExpression: 'ADD messages_today :one',
-          ConditionExpression: `quota_day = :day AND ((${FREE} AND messages_today < :free) OR (${PREMIUM} AND messages_today < :premium))`,
-          ExpressionAttributeValues: { ':one': 1, ':day': limits.day, ':true': true, ':free': limits.free, ':premium': limits.premium },
-        });
-        if (sameDay.ok) return { accepted: true, usage: toUsage(sameDay.item) };
-        if (!sameDay.item) return undefined;
-        const seen = toUsage(sameDay.item);
-        if (seen.quotaDay === limits.day) return { accepted: false, usage: seen };
-
-        const newDay = await conditionalUpdate({
-          Key: userKey(userId),
-          UpdateExpression: 'SET quota_day = :day, messages_today = :one',
-          // Limits are at least 1 (configuration), so the first message of a day always fits.
-          ConditionExpression: 'attribute_exists(user_id) AND (attribute_not_exists(quota_day) OR quota_day <> :day)',
-          ExpressionAttributeValues: { ':one': 1, ':day': limits.day },
-        });
-        if (newDay.ok) return { accepted: true, usage: toUsage(newDay.item) };
-        if (!newDay.item) return undefined;
-        // Another instance started the day first: count against its counter.
-      }
-      const usage = await getUsage(userId);
-      return usage && { accepted: false, usage };
-    },
-
-    async uncountMessage(userId: string, day: string): Promise<QuotaUsage | undefined> {
-      const res = await conditionalUpdate({
-        Key: userKey(userId),
-        UpdateExpression: 'ADD messages_today :minusOne',
-        ConditionExpression: 'quota_day = :day AND messages_today > :zero',
-        ExpressionAttributeValues: { ':minusOne': -1, ':day': day, ':zero': 0 },
-      });
-      return res.item && toUsage(res.item);
-    },
 
     async reserveStorage(userId: string, bytes: number, limits: StorageLimits): Promise<CountOutcome | undefined> {
       // Conditions cannot add, so "stored + bytes <= limit" is written "stored <= limit - bytes".
@@ -175,17 +126,15 @@ export function createQuotasRepository(doc: DynamoDBDocumentClient, tableName: s
 
     async setTier(userId: string, tier: Tier): Promise<TierChange | undefined> {
       try {
-        const res = await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: userKey(userId),
-            UpdateExpression: 'SET is_premium = :premium',
-            ConditionExpression: 'attribute_exists(user_id)',
-            ExpressionAttributeValues: { ':premium': tier === 'premium' },
-            ReturnValues: 'ALL_OLD',
-          }),
-        );
-        const previous = toUsage(res.Attributes!);
+        const row = await db.update({
+          TableName: tableName,
+          Key: userKey(userId),
+          UpdateExpression: 'SET is_premium = :premium',
+          ConditionExpression: 'attribute_exists(user_id)',
+          ExpressionAttributeValues: { ':premium': tier === 'premium' },
+          ReturnValues: 'ALL_OLD',
+        });
+        const previous = toUsage(row!);
         return { previous, current: { ...previous, tier } };
       } catch (err) {
         if (conditionFailed(err)) return undefined;

@@ -1,6 +1,6 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SessionRecord, SessionsRepository, SessionTokens } from '../../domain/sessions/ports.js';
-import { appliedIfCondition } from './conditional.js';
+import type { Documents } from './document.js';
+import { appliedIfCondition } from './failures.js';
 import { TTL_ATTRIBUTE, sessionKey } from './table.js';
 
 type SessionItem = {
@@ -59,49 +59,42 @@ function tokenAttributes(tokens: SessionTokens) {
 }
 
 /** UserSessions in DynamoDB: one row per session, keyed by the hash of the cookie's id. */
-export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName: string): SessionsRepository {
+export function createSessionsRepository(db: Documents, tableName: string): SessionsRepository {
   return {
     async create(record) {
-      await doc.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: toItem(record),
-          ConditionExpression: 'attribute_not_exists(session_id)',
-        }),
-      );
+      await db.put({
+        TableName: tableName,
+        Item: toItem(record),
+        ConditionExpression: 'attribute_not_exists(session_id)',
+      });
     },
 
     async get(sessionHash) {
-      const res = await doc.send(new GetCommand({ TableName: tableName, Key: sessionKey(sessionHash), ConsistentRead: true }));
-      return res.Item ? toRecord(res.Item) : undefined;
+      const row = await db.get({ TableName: tableName, Key: sessionKey(sessionHash), ConsistentRead: true });
+      return row ? toRecord(row) : undefined;
     },
 
     touch(sessionHash, now, ifLastSeenBefore) {
       return appliedIfCondition(
-        doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: sessionKey(sessionHash),
-            UpdateExpression: 'SET last_seen_at = :now',
-            ConditionExpression: 'attribute_exists(session_id) AND last_seen_at < :before',
-            ExpressionAttributeValues: { ':now': now, ':before': ifLastSeenBefore },
-          }),
-        ),
+        db.update({
+          TableName: tableName,
+          Key: sessionKey(sessionHash),
+          UpdateExpression: 'SET last_seen_at = :now',
+          ConditionExpression: 'attribute_exists(session_id) AND last_seen_at < :before',
+          ExpressionAttributeValues: { ':now': now, ':before': ifLastSeenBefore },
+        }),
       );
     },
 
     claimTokenRefresh(sessionHash, now, staleBefore) {
       return appliedIfCondition(
-        doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: sessionKey(sessionHash),
-            UpdateExpression: 'SET refresh_claimed_at = :now',
-            ConditionExpression:
-              'attribute_exists(session_id) AND (attribute_not_exists(refresh_claimed_at) OR refresh_claimed_at < :stale)',
-            ExpressionAttributeValues: { ':now': now, ':stale': staleBefore },
-          }),
-        ),
+        db.update({
+          TableName: tableName,
+          Key: sessionKey(sessionHash),
+          UpdateExpression: 'SET refresh_claimed_at = :now',
+          ConditionExpression: 'attribute_exists(session_id) AND (attribute_not_exists(refresh_claimed_at) OR refresh_claimed_at < :stale)',
+          ExpressionAttributeValues: { ':now': now, ':stale': staleBefore },
+        }),
       );
     },
 
@@ -109,21 +102,19 @@ export function createSessionsRepository(doc: DynamoDBDocumentClient, tableName:
       const attributes = tokenAttributes(tokens);
       const names = Object.keys(attributes);
       return appliedIfCondition(
-        doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: sessionKey(sessionHash),
-            UpdateExpression: `SET ${names.map((n) => `${n} = :${n}`).join(', ')} REMOVE refresh_claimed_at`,
-            ConditionExpression: 'attribute_exists(session_id)',
-            ExpressionAttributeValues: Object.fromEntries(Object.entries(attributes).map(([n, v]) => [`:${n}`, v])),
-          }),
-        ),
+        db.update({
+          TableName: tableName,
+          Key: sessionKey(sessionHash),
+          UpdateExpression: `SET ${names.map((n) => `${n} = :${n}`).join(', ')} REMOVE refresh_claimed_at`,
+          ConditionExpression: 'attribute_exists(session_id)',
+          ExpressionAttributeValues: Object.fromEntries(Object.entries(attributes).map(([n, v]) => [`:${n}`, v])),
+        }),
       );
     },
 
     async delete(sessionHash) {
-      const res = await doc.send(new DeleteCommand({ TableName: tableName, Key: sessionKey(sessionHash), ReturnValues: 'ALL_OLD' }));
-      return res.Attributes ? toRecord(res.Attributes) : undefined;
+      const row = await db.delete({ TableName: tableName, Key: sessionKey(sessionHash), ReturnValues: 'ALL_OLD' });
+      return row ? toRecord(row) : undefined;
     },
   };
 }

@@ -1,6 +1,6 @@
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SignInProfile, UsersRepository } from '../../domain/users/ports.js';
 import type { User } from '../../model/index.js';
+import type { Documents } from './document.js';
 import { USERNAME_INDEX, userKey } from './table.js';
 
 type UserItem = {
@@ -22,7 +22,7 @@ function toUser(item: Record<string, unknown>): User {
   };
 }
 
-export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: string): UsersRepository {
+export function createUsersRepository(db: Documents, tableName: string): UsersRepository {
   return {
     async upsertOnSignIn(profile: SignInProfile, now: number) {
       // The tier follows the provider's groups only when sign-in says so; otherwise a
@@ -31,39 +31,35 @@ export function createUsersRepository(doc: DynamoDBDocumentClient, tableName: st
         profile.premium === undefined
           ? { clause: 'is_premium = if_not_exists(is_premium, :premium)', premium: false }
           : { clause: 'is_premium = :premium', premium: profile.premium };
-      const res = await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: userKey(profile.userId),
-          UpdateExpression: `SET username = :username, email = :email, updated_at = :now, created_at = if_not_exists(created_at, :now), ${tier.clause}`,
-          ExpressionAttributeValues: {
-            ':username': profile.username,
-            ':email': profile.email ?? null,
-            ':now': now,
-            ':premium': tier.premium,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toUser(res.Attributes!);
+      const row = await db.update({
+        TableName: tableName,
+        Key: userKey(profile.userId),
+        UpdateExpression: `SET username = :username, email = :email, updated_at = :now, created_at = if_not_exists(created_at, :now), ${tier.clause}`,
+        ExpressionAttributeValues: {
+          ':username': profile.username,
+          ':email': profile.email ?? null,
+          ':now': now,
+          ':premium': tier.premium,
+        },
+        ReturnValues: 'ALL_NEW',
+      });
+      return toUser(row!);
     },
 
     async getById(userId) {
-      const res = await doc.send(new GetCommand({ TableName: tableName, Key: userKey(userId), ConsistentRead: true }));
-      return res.Item ? toUser(res.Item) : undefined;
+      const row = await db.get({ TableName: tableName, Key: userKey(userId), ConsistentRead: true });
+      return row ? toUser(row) : undefined;
     },
 
     async getByUsername(username) {
-      const res = await doc.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: USERNAME_INDEX,
-          KeyConditionExpression: 'username = :u',
-          ExpressionAttributeValues: { ':u': username },
-          Limit: 1,
-        }),
-      );
-      const item = res.Items?.[0];
+      const { items } = await db.query({
+        TableName: tableName,
+        IndexName: USERNAME_INDEX,
+        KeyConditionExpression: 'username = :u',
+        ExpressionAttributeValues: { ':u': username },
+        Limit: 1,
+      });
+      const item = items[0];
       return item ? toUser(item) : undefined;
     },
   };

@@ -29,6 +29,8 @@ export interface ChatsServiceDeps {
   events: EventPublisher;
   groupMaxMembers: number;
   clock: () => number;
+  /** The highest seq a chat may have: nobody can have read past it. */
+  seqCeiling: (chatId: string) => Promise<number>;
 }
 
 export function createChatsService(deps: ChatsServiceDeps): ChatsService {
@@ -161,6 +163,12 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
     },
 
     async markRead(me, chatId, seq) {
+      if (seq > (await deps.seqCeiling(chatId))) {
+        // Nobody has read a message that does not exist: ignored like a stale position,
+        // after the same membership answer as any other read (a refusal reveals nothing).
+        await requireMember(chatId, me.userId);
+        return;
+      }
       const result = await chats.markRead(chatId, me.userId, seq);
       if (result === 'not_member') throw chatNotFound();
       // A read position that does not move forward is not an error: tabs race each other.

@@ -23,11 +23,22 @@ export interface ChatsRepository {
   /** Removes a member (by the creator, or the member leaving); undefined when the condition fails. */
   removeMember(chatId: string, userId: string, byUserId: string, now: number): Promise<Chat | undefined>;
   /**
-   * Allocates the next seq and records the preview in one conditional update that
-   * also proves the sender is a member; the sender's own read position moves with it.
-   * Undefined when the sender is not a member (or the chat does not exist).
+   * Records what was stored in a chat (the latest seq, its preview and sender, and
+   * the senders' own read positions), moving the row forward only: an older
+   * activity than the row holds leaves the latest message alone.
    */
-  allocateSeq(chatId: string, senderId: string, preview: string, now: number): Promise<number | undefined>;
-  /** Moves the member's read position forward only; 'not_member' or 'not_forward' when it cannot. */
+  recordActivity(chatId: string, activity: ChatActivity): Promise<void>;
+  /** Moves the member's read position forward only; 'not_member' or 'not_forward' when it cannot. The caller bounds `seq`. */
   markRead(chatId: string, userId: string, seq: number): Promise<'ok' | 'not_member' | 'not_forward'>;
+}
+
+/** What a chat row learns from stored messages. */
+export interface ChatActivity {
+  lastSeq: number;
+  preview: string;
+  senderId: string;
+  /** Epoch ms of the latest message. */
+  at: number;
+  /** Read positions to move forward: each sender has read their own messages. */
+  reads: Record<string, number>;
 }

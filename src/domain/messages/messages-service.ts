@@ -1,22 +1,23 @@
 /**
- * Sending, history and catch-up. The send path, in order:
- *   1. a retry (same sender + clientMsgId) answers with the original seq, nothing more;
- *   2. the daily message quota is counted (conditional update);
- *   3. a file message's upload is checked, its storage reserved and the object
- *      copied out of the pending prefix (the pending copy goes once the message is stored);
- *   4. the seq is allocated in one conditional update that also proves membership;
- *   5. the message and its idempotency record are written in one transaction;
- *   6. only then: ack to the sender and publish to the chat.
- * A failure after 2 gives back what 2 and 3 took. A failure after 4 leaves that seq
- * unused (a hole the clients skip, see docs/protocol.md); nothing is acked or
- * published that is not stored.
+ * Sending, history and catch-up. The send path:
+ *   1. the input is checked (text or file, length);
+ *   2. a file message's upload is checked, its storage reserved and the object
+ *      copied out of the pending prefix (see the files service);
+ *   3. the message joins the group commit (message-writer.ts): seq from the
+ *      sequencer, then one atomic write of the message, its idempotency record and
+ *      the sender's quota and membership check, shared with whatever else was queued;
+ *   4. only then: ack to the sender (with their usage), and the `message.stored`
+ *      event for everyone else.
+ * A refusal after 2 gives back what 2 took. Nothing is acked or published that is
+ * not stored; a seq allocated and not stored is a hole the clients skip.
  */
-import { chatNotFound, invalid, tooLarge, type Actor, type FileInfo, type Message } from '../../model/index.js';
-import { previewOf } from '../../shared/preview.js';
+import { chatNotFound, invalid, tooLarge, type Actor, type FileInfo, type Message, type QuotaSummary } from '../../model/index.js';
+import { utcDay } from '../quotas/quota-policy.js';
 import { isMember } from '../chats/chat-rules.js';
 import type { ChatsRepository } from '../chats/ports.js';
 import type { EventPublisher } from '../events/ports.js';
-import type { MessageFiles, MessageQuota, MessageStore } from './ports.js';
+import type { MessageWriter } from './message-writer.js';
+import type { MessageFiles, MessageLog, Sequencer } from './ports.js';
 
 export interface SendInput {
   chatId: string;
@@ -31,6 +32,8 @@ export interface SendResult {
   seq: number;
   createdAt: number;
   duplicate: boolean;
+  /** The sender's messages counted today after this one, when this instance knows it. */
+  messagesToday?: number | undefined;
 }
 
 export type SyncOutcome =
@@ -51,12 +54,15 @@ export interface MessagesService {
   send(sender: Actor, input: SendInput, acknowledge?: Acknowledge): Promise<SendResult>;
   history(userId: string, chatId: string, before: number | undefined, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
   sync(userId: string, positions: readonly { chatId: string; lastSeq: number }[]): Promise<SyncOutcome[]>;
+  /** What the user's usage was at connect: lets the first send count against the right day. */
+  noteUsage(userId: string, quota: QuotaSummary): void;
 }
 
 export interface MessagesServiceDeps {
-  chats: ChatsRepository;
-  messages: MessageStore;
-  quotas: MessageQuota;
+  chats: Pick<ChatsRepository, 'get' | 'getMany'>;
+  log: MessageLog;
+  writer: Pick<MessageWriter, 'write' | 'noteUsage'>;
+  sequencer: Pick<Sequencer, 'current'>;
   files: MessageFiles;
   events: EventPublisher;
   messageMaxLength: number;
@@ -66,7 +72,7 @@ export interface MessagesServiceDeps {
 }
 
 export function createMessagesService(deps: MessagesServiceDeps): MessagesService {
-  const { chats, messages, quotas, files, events, clock } = deps;
+  const { chats, log, writer, files, events } = deps;
 
   function validate(input: SendInput): { text?: string; fileKey?: string } {
     const hasText = input.text !== undefined;
@@ -77,26 +83,11 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       if (text.trim().length === 0) throw invalid('A message cannot be empty');
       const length = [...text].length;
       if (length > deps.messageMaxLength) {
-        throw tooLarge(`A message has at most ${deps.messageMaxLength} characters`, {
-          limit: deps.messageMaxLength,
-          length,
-        });
+        throw tooLarge(`A message has at most ${deps.messageMaxLength} characters`, { limit: deps.messageMaxLength, length });
       }
       return { text };
     }
     return { fileKey: input.fileKey! };
-  }
-
-  function duplicateOf(input: SendInput, original: { chatId: string; seq: number; createdAt: number }): SendResult {
-    if (original.chatId !== input.chatId) {
-      throw invalid('This clientMsgId was already used for a message in another chat', { clientMsgId: input.clientMsgId });
-    }
-    return { chatId: input.chatId, clientMsgId: input.clientMsgId, seq: original.seq, createdAt: original.createdAt, duplicate: true };
-  }
-
-  function acknowledged(result: SendResult, acknowledge: Acknowledge | undefined): SendResult {
-    acknowledge?.(result);
-    return result;
   }
 
   function background(promise: Promise<unknown>, what: string) {
@@ -111,74 +102,80 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
   return {
     async send(sender, input, acknowledge) {
       const content = validate(input);
-      const earlier = await messages.findSent(sender.userId, input.clientMsgId);
-      if (earlier) return acknowledged(duplicateOf(input, earlier), acknowledge);
-
-      // Counting pushes the new usage to the sender's sockets (the quotas service publishes it).
-      await quotas.consumeMessage(sender.userId);
       let file: FileInfo | undefined;
-      let persisted = false;
-      let undoFile = true;
+      if (content.fileKey !== undefined) file = await files.prepareFileMessage(sender.userId, input.chatId, content.fileKey);
+      let written;
       try {
-        if (content.fileKey !== undefined) file = await files.prepareFileMessage(sender.userId, input.chatId, content.fileKey);
-        const now = clock();
-        const seq = await chats.allocateSeq(input.chatId, sender.userId, previewOf({ text: content.text, fileName: file?.name }), now);
-        if (seq === undefined) throw chatNotFound();
-        const message: Message = {
-          chatId: input.chatId,
-          seq,
-          senderId: sender.userId,
-          clientMsgId: input.clientMsgId,
-          kind: file ? 'file' : 'text',
-          ...(content.text !== undefined ? { text: content.text } : {}),
-          ...(file ? { file } : {}),
-          createdAt: now,
-        };
-        const stored = await messages.append(message);
-        if (stored.status === 'duplicate') {
-          // Two copies of one send raced past the first check; the other one won and
-          // its message holds the same file, so only this attempt's counts go back.
-          undoFile = false;
-          if (file) await settle(quotas.releaseStorage(sender.userId, file.size), 'release storage of a duplicate');
-          return acknowledged(duplicateOf(input, stored.original), acknowledge);
-        }
-        persisted = true;
-        // The upload in pending/ is only tidied now: until the message is stored, a retry may need it.
-        if (file) background(files.commitFileMessage(file), 'tidy a sent upload');
-        const result: SendResult = { chatId: input.chatId, clientMsgId: input.clientMsgId, seq, createdAt: now, duplicate: false };
-        acknowledge?.(result);
-        // Fan-out is not waited for: the message is durable, and an event the bus
-        // loses comes back through sync.
-        background(events.publish({ type: 'message.stored', message }), 'publish message');
-        return result;
-      } finally {
-        if (!persisted) {
-          // Given back before the sender hears the outcome, so the usage it sees next is right.
-          await settle(quotas.refundMessage(sender.userId), 'refund message quota');
-          if (file && undoFile) await settle(files.abortFileMessage(sender.userId, file), 'abort file message');
-        }
+        written = await writer.write({ sender, chatId: input.chatId, clientMsgId: input.clientMsgId, text: content.text, file });
+      } catch (err) {
+        // Refused or not stored: what the upload took is given back before the sender hears.
+        if (file) await settle(files.abortFileMessage(sender.userId, file), 'abort file message');
+        throw err;
       }
+      if (written.status === 'duplicate') {
+        // A retry of a stored send: its first copy holds the file, so this copy's goes back.
+        if (file) await settle(files.abortFileMessage(sender.userId, file), 'give back the upload of a duplicate');
+        const { original } = written;
+        const result: SendResult = {
+          chatId: input.chatId,
+          clientMsgId: input.clientMsgId,
+          seq: original.seq,
+          createdAt: original.createdAt,
+          duplicate: true,
+        };
+        acknowledge?.(result);
+        return result;
+      }
+      const { message } = written;
+      // The upload in pending/ is only tidied now: until the message is stored, a retry may need it.
+      if (file) background(files.commitFileMessage(file), 'tidy a sent upload');
+      const result: SendResult = {
+        chatId: message.chatId,
+        clientMsgId: message.clientMsgId,
+        seq: message.seq,
+        createdAt: message.createdAt,
+        duplicate: false,
+        messagesToday: written.messagesToday,
+      };
+      acknowledge?.(result);
+      // Fan-out is not waited for: the message is durable, and an event the bus
+      // loses comes back through sync.
+      background(events.publish({ type: 'message.stored', message }), 'publish message');
+      return result;
+    },
+
+    noteUsage(userId, quota) {
+      // A count above zero belongs to today (the summary counts other days as zero).
+      if (quota.messagesToday > 0) writer.noteUsage(userId, utcDay(deps.clock()), quota.messagesToday);
     },
 
     async history(userId, chatId, before, limit) {
       const chat = await chats.get(chatId);
       if (!chat || !isMember(chat, userId)) throw chatNotFound();
-      return messages.page(chatId, before, limit);
+      return log.page(chatId, before, limit);
     },
 
     async sync(userId, positions) {
-      const found = new Map((await chats.getMany(positions.map((p) => p.chatId))).map((c) => [c.chatId, c]));
+      const ids = positions.map((p) => p.chatId);
+      const [found, handedOut] = await Promise.all([
+        chats.getMany(ids).then((list) => new Map(list.map((c) => [c.chatId, c]))),
+        deps.sequencer.current(ids),
+      ]);
       return Promise.all(
         positions.map(async ({ chatId, lastSeq }): Promise<SyncOutcome> => {
           const chat = found.get(chatId);
           if (!chat || !isMember(chat, userId)) return { chatId, status: 'not_found' };
-          // Read after the chat row: every seq up to chat.lastSeq is either returned,
-          // still being written (it will arrive live: the socket is subscribed), or a hole.
-          if (chat.lastSeq - lastSeq > deps.syncMaxMessages) return { chatId, status: 'too_far_behind', lastSeq: chat.lastSeq };
-          if (chat.lastSeq <= lastSeq) return { chatId, status: 'synced', messages: [], lastSeq: chat.lastSeq };
-          const missed = await messages.after(chatId, lastSeq, deps.syncMaxMessages);
-          const highest = missed.at(-1)?.seq ?? 0;
-          return { chatId, status: 'synced', messages: missed, lastSeq: Math.max(chat.lastSeq, highest) };
+          // Nothing was handed out past what the client holds: nothing to read.
+          const current = handedOut.get(chatId);
+          if (current !== undefined && current <= lastSeq) return { chatId, status: 'synced', messages: [], lastSeq };
+          // The messages themselves decide (the chat row may lag): one more than allowed
+          // tells "too far behind" from "exactly the limit".
+          const missed = await log.after(chatId, lastSeq, deps.syncMaxMessages + 1);
+          if (missed.length > deps.syncMaxMessages) {
+            // Where the chat stands, for the client to reload its latest page from.
+            return { chatId, status: 'too_far_behind', lastSeq: Math.max(chat.lastSeq, current ?? 0, missed.at(-1)!.seq) };
+          }
+          return { chatId, status: 'synced', messages: missed, lastSeq: Math.max(lastSeq, missed.at(-1)?.seq ?? 0) };
         }),
       );
     },

@@ -1,5 +1,7 @@
 /**
- * The per-user quota counters as the quota service sees them. Implementation:
+ * The per-user quota counters as the quota service sees them (the daily message
+ * counter is moved by the message log, in the same write as the messages; see
+ * `domain/messages/ports.ts`). Implementation:
  * DynamoDB (`adapters/dynamodb/quotas-repository.ts`), on the user's `WebSocketUsers` row.
  *
  * Contract: every method that changes a counter is one conditional write (or a
@@ -15,13 +17,6 @@ export interface CountOutcome {
   usage: QuotaUsage;
 }
 
-export interface DailyMessageLimits {
-  /** The UTC day being counted ('YYYY-MM-DD'); a counter stamped with another day starts again at 1. */
-  day: string;
-  free: number;
-  premium: number;
-}
-
 export interface StorageLimits {
   free: number;
   premium: number;
@@ -34,10 +29,6 @@ export interface TierChange {
 
 export interface QuotasRepository {
   getUsage(userId: string): Promise<QuotaUsage | undefined>;
-  /** Adds one message to today's counter if the user's tier (read in the same condition) allows it. */
-  countMessage(userId: string, limits: DailyMessageLimits): Promise<CountOutcome | undefined>;
-  /** Takes one message off `day`'s counter; does nothing once the day has turned or the counter is 0. */
-  uncountMessage(userId: string, day: string): Promise<QuotaUsage | undefined>;
   /** Adds `bytes` to stored bytes if the total stays within the tier's limit. */
   reserveStorage(userId: string, bytes: number, limits: StorageLimits): Promise<CountOutcome | undefined>;
   /** Takes `bytes` off stored bytes, never below zero. */

@@ -15,7 +15,7 @@
 import { notFound, type QuotaSummary, type Tier } from '../../model/index.js';
 import type { EventPublisher } from '../events/ports.js';
 import type { QuotasRepository } from './ports.js';
-import { messageLimitReached, storageLimitReached, summarize, utcDay, type QuotaLimits, type QuotaUsage } from './quota-policy.js';
+import { storageLimitReached, summarize, type QuotaLimits, type QuotaUsage } from './quota-policy.js';
 
 export interface TierChangeResult {
   userId: string;
@@ -29,14 +29,6 @@ export interface TierChangeResult {
 
 export interface QuotasService {
   summary(userId: string): Promise<QuotaSummary>;
-  /**
-   * Counts one message against today's limit, atomically, and returns the summary
-   * after counting. Throws AppError('quota_exceeded', ..., { limit, resetsAt, tier })
-   * when the limit is reached; nothing is counted then.
-   */
-  consumeMessage(userId: string): Promise<QuotaSummary>;
-  /** Gives one message back when persisting it failed after counting (best effort). */
-  refundMessage(userId: string): Promise<void>;
   /** Reserves `bytes` of storage atomically within the tier's limit, or throws quota_exceeded. */
   reserveStorage(userId: string, bytes: number): Promise<QuotaSummary>;
   releaseStorage(userId: string, bytes: number): Promise<void>;
@@ -80,24 +72,6 @@ export function createQuotasService(deps: QuotasServiceDeps): QuotasService {
       const usage = await repository.getUsage(userId);
       if (!usage) throw noSuchUser();
       return summaryOf(usage);
-    },
-
-    async consumeMessage(userId) {
-      const now = clock();
-      const outcome = await repository.countMessage(userId, {
-        day: utcDay(now),
-        free: limits.free.messagesPerDay,
-        premium: limits.premium.messagesPerDay,
-      });
-      if (!outcome) throw noSuchUser();
-      const quota = summarize(outcome.usage, limits, now);
-      if (!outcome.accepted) throw messageLimitReached(quota);
-      void publish(userId, quota);
-      return quota;
-    },
-
-    async refundMessage(userId) {
-      publishLater(await repository.uncountMessage(userId, utcDay(clock())));
     },
 
     async reserveStorage(userId, bytes) {

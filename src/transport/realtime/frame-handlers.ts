@@ -43,6 +43,7 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
           seq: result.seq,
           createdAt: result.createdAt,
           duplicate: result.duplicate,
+          ...(result.messagesToday !== undefined ? { messagesToday: result.messagesToday } : {}),
         }),
       );
     },

@@ -10,6 +10,7 @@ import type { Tier } from '../../model/index.js';
 import type { ChatsService } from '../../domain/chats/chats-service.js';
 import type { PresenceService } from '../../domain/presence/presence-service.js';
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
+import type { MessagesService } from '../../domain/messages/messages-service.js';
 import { errorBody } from '../http/error-handler.js';
 import { ClientConnection } from './client-connection.js';
 import type { ConnectionHub } from './connection-hub.js';
@@ -28,6 +29,7 @@ export interface GatewayDeps {
   handleFrame: FrameHandler;
   chats: Pick<ChatsService, 'list'>;
   quotas: Pick<QuotasService, 'summary'>;
+  messages: Pick<MessagesService, 'noteUsage'>;
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
 }
 
@@ -52,6 +54,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     if (first) await deps.presence.userConnected(userId, chatIds);
     if (connection.closed) return;
     const quota = await deps.quotas.summary(userId);
+    deps.messages.noteUsage(userId, quota);
     const user = publicUser(connection, quota.tier);
     connection.send({ type: 'hello', nodeId: deps.nodeId, user, quota, chats: summaries, limits: deps.limits, serverTime: Date.now() });
     const memberIds = [...new Set(summaries.flatMap((c) => c.members.map((m) => m.userId)))].filter((id) => id !== userId);

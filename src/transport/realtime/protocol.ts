@@ -82,7 +82,17 @@ export type ServerFrame =
       limits: ClientLimits;
       serverTime: number;
     }
-  | { type: 'ack'; id?: string; chatId: string; clientMsgId: string; seq: number; createdAt: number; duplicate: boolean }
+  | {
+      type: 'ack';
+      id?: string;
+      chatId: string;
+      clientMsgId: string;
+      seq: number;
+      createdAt: number;
+      duplicate: boolean;
+      /** The sender's messages counted today, this one included (absent when the server does not know). */
+      messagesToday?: number;
+    }
   | { type: 'message'; message: Message }
   | { type: 'typing'; chatId: string; userId: string; username: string }
   | { type: 'receipt'; chatId: string; userId: string; seq: number }

@@ -65,6 +65,7 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     handleFrame,
     chats: options.chats,
     quotas: options.quotas,
+    messages: options.messages,
     presence,
   });
 

@@ -1,9 +1,10 @@
 /**
- * The one place that recognises DynamoDB's "your condition did not hold" answers:
- * a single write's ConditionalCheckFailedException, and a transaction cancelled
- * because one of its items failed its condition. Repositories turn these into
- * domain outcomes (not a member, quota reached, duplicate); anything else is a
- * real failure and propagates.
+ * The one place that recognises DynamoDB's answers that are not plain failures:
+ * "your condition did not hold" (a single write's ConditionalCheckFailedException,
+ * a transaction cancelled because one of its items failed its condition), which
+ * repositories turn into domain outcomes (not a member, quota reached, duplicate);
+ * and transient failures (throttling, conflicts, timeouts, dropped connections),
+ * which are worth repeating. Anything else is a real failure and propagates.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 
@@ -39,4 +40,28 @@ export async function appliedIfCondition(write: Promise<unknown>): Promise<boole
     if (conditionFailed(err)) return false;
     throw err;
   }
+}
+
+/** Error names of DynamoDB answers that say "not now" rather than "no". */
+const TRANSIENT_NAMES = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+/** Socket-level failures: the request may or may not have arrived. */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+
+/** True for a failure that repeating the same request may get past. */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { code, $metadata } = err as { code?: string; $metadata?: { httpStatusCode?: number } };
+  if (TRANSIENT_NAMES.has(err.name) || (code !== undefined && TRANSIENT_CODES.has(code))) return true;
+  return ($metadata?.httpStatusCode ?? 0) >= 500;
 }
