@@ -219,21 +219,18 @@ export function createMessageWriter(deps: MessageWriterDeps) {
   }
 
   /**
-   * Gives back the seqs at the top of a chat's allocation that no stored message
-   * took (a refused or duplicate send), so they do not stay holes; the sequencer
-   * only takes them back if nobody was given a later seq meanwhile.
+   * Gives back the seqs at the top of what a commit took for a chat that no stored
+   * message holds (its sends were refused or were retries), so they do not stay
+   * holes; the sequencer only takes them back if nobody got a later seq meanwhile.
    */
-  async function releaseUnused(allocated: ReadonlyMap<PendingSend, number>, stored: ReadonlySet<PendingSend>): Promise<void> {
-    const byChat = new Map<string, { unused: number[]; highestStored: number }>();
-    for (const [send, seq] of allocated) {
-      const entry = byChat.get(send.request.chatId) ?? { unused: [], highestStored: 0 };
-      if (stored.has(send)) entry.highestStored = Math.max(entry.highestStored, seq);
-      else entry.unused.push(seq);
-      byChat.set(send.request.chatId, entry);
-    }
+  async function releaseUnused(
+    pools: ReadonlyMap<string, readonly number[]>,
+    stored: ReadonlyMap<string, readonly number[]>,
+  ): Promise<void> {
     const releases: Promise<void>[] = [];
-    for (const [chatId, { unused, highestStored }] of byChat) {
-      const top = unused.filter((seq) => seq > highestStored).sort((x, y) => y - x);
+    for (const [chatId, pool] of pools) {
+      const highestStored = Math.max(0, ...(stored.get(chatId) ?? []));
+      const top = pool.filter((seq) => seq > highestStored).sort((x, y) => y - x);
       let count = 0;
       while (count < top.length && top[count] === top[0]! - count) count++;
       if (count > 0) releases.push(sequencer.release(chatId, top[0]!, count));
@@ -277,6 +274,7 @@ export function createMessageWriter(deps: MessageWriterDeps) {
     day: string,
     settle: (send: PendingSend, result: WriteResult | Error) => void,
     storedSends: Set<PendingSend>,
+    uncertain: ReadonlySet<PendingSend>,
   ): Promise<PendingSend[]> {
     let still = remaining;
     const storedEarlier: { send: PendingSend; record: SentRecord }[] = [];
@@ -288,7 +286,7 @@ export function createMessageWriter(deps: MessageWriterDeps) {
         const record = found.get(sendKeyOf({ senderId: send.request.sender.userId, clientMsgId: send.request.clientMsgId }));
         if (!record) {
           keep.push(send);
-        } else if (record.chatId === send.request.chatId && record.seq === assigned.get(send)) {
+        } else if (uncertain.has(send) && record.chatId === send.request.chatId && record.seq === assigned.get(send)) {
           // An earlier attempt of this very commit was stored after all (its answer was lost).
           storedEarlier.push({ send, record });
         } else if (record.chatId !== send.request.chatId) {
@@ -364,6 +362,12 @@ export function createMessageWriter(deps: MessageWriterDeps) {
     };
     const deadline = clock() + settings.commitDeadlineMs;
     const storedSends = new Set<PendingSend>();
+    /** The seq each stored send was stored with. */
+    const storedSeqs = new Map<PendingSend, number>();
+    /** Sends in a commit attempt whose answer was lost: it may have been stored. */
+    const uncertain = new Set<PendingSend>();
+    /** Sends refused by a condition: their seqs were certainly not stored. */
+    const notWritten = new Set<PendingSend>();
     let remaining = batch;
     /** Seqs assigned so far (kept across retries so a repeated commit is the same commit). */
     const assigned = new Map<PendingSend, number>();
@@ -395,6 +399,7 @@ export function createMessageWriter(deps: MessageWriterDeps) {
             token,
           });
         } catch (err) {
+          for (const send of remaining) uncertain.add(send);
           if (!(err instanceof RetryableStoreError) || clock() + backoff(attempt) > deadline) throw err;
           await sleep(backoff(attempt++));
           continue;
@@ -409,7 +414,10 @@ export function createMessageWriter(deps: MessageWriterDeps) {
           }
           const stored = remaining.map((send, i) => ({ message: messages[i]!, preview: send.preview }));
           deps.onCommitted?.(stored);
-          for (const send of remaining) storedSends.add(send);
+          remaining.forEach((send, i) => {
+            storedSends.add(send);
+            storedSeqs.set(send, messages[i]!.seq);
+          });
           remaining.forEach((send, i) =>
             settle(send, {
               status: 'stored',
@@ -421,10 +429,11 @@ export function createMessageWriter(deps: MessageWriterDeps) {
           break;
         }
         if (++rounds > MAX_SETTLE_ROUNDS) throw new Error('a message commit kept being refused; giving up on it');
-        const before = remaining.length;
-        remaining = await settleRefusal(outcome, remaining, assigned, day, settle, storedSends);
+        const before = remaining;
+        remaining = await settleRefusal(outcome, remaining, assigned, day, settle, storedSends, uncertain);
+        for (const send of before) if (!remaining.includes(send) && !storedSends.has(send)) notWritten.add(send);
         // Refusals change the commit: re-pack the chat's seqs onto the sends still in it.
-        if (remaining.length !== before || outcome.seqTaken.length > 0) repack(remaining, assigned);
+        if (remaining.length !== before.length || outcome.seqTaken.length > 0) repack(remaining, assigned);
         token = randomUUID();
       }
     } catch (err) {
@@ -439,7 +448,14 @@ export function createMessageWriter(deps: MessageWriterDeps) {
       if (!(err instanceof AppError)) deps.logger.warn({ err }, 'a message commit failed; its sends are answered with an error');
       for (const send of remaining) settle(send, answer instanceof Error ? answer : new Error(String(answer)));
     } finally {
-      await releaseUnused(allocatedEver, storedSends);
+      // After a lost answer nobody knows what was stored: nothing goes back then.
+      if (uncertain.size === 0 && notWritten.size > 0) {
+        const pools = new Map<string, number[]>();
+        for (const [send, seq] of allocatedEver) pools.set(send.request.chatId, [...(pools.get(send.request.chatId) ?? []), seq]);
+        const stored = new Map<string, number[]>();
+        for (const [send, seq] of storedSeqs) stored.set(send.request.chatId, [...(stored.get(send.request.chatId) ?? []), seq]);
+        await releaseUnused(pools, stored);
+      }
     }
   }
 
