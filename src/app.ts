@@ -70,6 +70,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     chats: services.chats,
     messages: services.messages,
     quotas: services.quotas,
+    users: services.users,
     presence: services.presence,
     sessions: services.sessions,
   });

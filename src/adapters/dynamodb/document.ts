@@ -18,6 +18,7 @@ import {
   type ReturnValuesOnConditionCheckFailure,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
+import { createBatchedReads } from './batched-reads.js';
 import { fromAttributes, toAttributes, type Attributes } from './items.js';
 
 export type Row = Record<string, unknown>;
@@ -42,10 +43,7 @@ export interface PutInput extends Expressions {
 }
 
 export type TransactItem =
-  | { Put: PutInput }
-  | { Update: Omit<UpdateInput, 'ReturnValues'> }
-  | { Delete: Expressions & { TableName: string; Key: Row } }
-  | { ConditionCheck: Expressions & { TableName: string; Key: Row; ConditionExpression: string } };
+  { Put: PutInput } | { Update: Omit<UpdateInput, 'ReturnValues'> } | { Delete: Expressions & { TableName: string; Key: Row } };
 
 export interface QueryInput {
   TableName: string;
@@ -87,21 +85,21 @@ function transactItem(item: TransactItem): TransactWriteItem {
       },
     };
   }
-  if ('Delete' in item)
-    return { Delete: { TableName: item.Delete.TableName, Key: toAttributes(item.Delete.Key), ...expressions(item.Delete) } };
-  const c = item.ConditionCheck;
-  return {
-    ConditionCheck: { TableName: c.TableName, Key: toAttributes(c.Key), ...expressions(c), ConditionExpression: c.ConditionExpression },
-  };
+  return { Delete: { TableName: item.Delete.TableName, Key: toAttributes(item.Delete.Key), ...expressions(item.Delete) } };
 }
 
 export type Documents = ReturnType<typeof documentsOver>;
 
 export function documentsOver(client: DynamoDBClient) {
-  return {
+  const documents = {
     client,
 
+    /**
+     * One row. Consistent reads of whole rows are gathered with the others asked for
+     * in the same turn of the event loop into one BatchGetItem (batched-reads.ts).
+     */
     async get(input: { TableName: string; Key: Row; ConsistentRead?: boolean; ProjectionExpression?: string }): Promise<Row | undefined> {
+      if (input.ConsistentRead && !input.ProjectionExpression) return batched.get(input.TableName, input.Key);
       const res = await client.send(new GetItemCommand({ ...input, Key: toAttributes(input.Key) }));
       return res.Item ? fromAttributes(res.Item) : undefined;
     },
@@ -171,4 +169,6 @@ export function documentsOver(client: DynamoDBClient) {
       await client.send(new TransactWriteItemsCommand({ TransactItems: items.map(transactItem), ClientRequestToken: clientRequestToken }));
     },
   };
+  const batched = createBatchedReads(documents);
+  return documents;
 }

@@ -6,34 +6,14 @@
  */
 import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { CountOutcome, QuotasRepository, StorageLimits, TierChange } from '../../domain/quotas/ports.js';
-import { tierOf, type QuotaUsage } from '../../domain/quotas/quota-policy.js';
+import type { QuotaUsage } from '../../domain/quotas/quota-policy.js';
 import type { Tier } from '../../model/index.js';
 import type { Documents, UpdateInput } from './document.js';
 import { conditionFailed } from './failures.js';
 import { fromAttributes } from './items.js';
 import { createUsersRepository } from './users-repository.js';
 import { userKey } from './table.js';
-
-interface UsageItem {
-  user_id: string;
-  username?: string;
-  is_premium?: boolean;
-  quota_day?: string;
-  messages_today?: number;
-  storage_bytes?: number;
-}
-
-function toUsage(item: Record<string, unknown>): QuotaUsage {
-  const u = item as unknown as UsageItem;
-  return {
-    userId: u.user_id,
-    username: u.username ?? '',
-    tier: tierOf(u.is_premium),
-    quotaDay: u.quota_day,
-    messagesToday: u.messages_today ?? 0,
-    storageBytes: u.storage_bytes ?? 0,
-  };
-}
+import { toUsage } from './user-row.js';
 
 function oldItemOf(err: ConditionalCheckFailedException): Record<string, unknown> | undefined {
   return err.Item ? fromAttributes(err.Item) : undefined;

@@ -1,26 +1,7 @@
 import type { SignInProfile, UsersRepository } from '../../domain/users/ports.js';
-import type { User } from '../../model/index.js';
 import type { Documents } from './document.js';
+import { toUsage, toUser } from './user-row.js';
 import { USERNAME_INDEX, userKey } from './table.js';
-
-type UserItem = {
-  user_id: string;
-  username: string;
-  email?: string | null;
-  is_premium?: boolean;
-  created_at: number;
-};
-
-function toUser(item: Record<string, unknown>): User {
-  const u = item as UserItem;
-  return {
-    userId: u.user_id,
-    username: u.username,
-    email: u.email ?? undefined,
-    tier: u.is_premium ? 'premium' : 'free',
-    createdAt: u.created_at,
-  };
-}
 
 export function createUsersRepository(db: Documents, tableName: string): UsersRepository {
   return {
@@ -44,6 +25,13 @@ export function createUsersRepository(db: Documents, tableName: string): UsersRe
         ReturnValues: 'ALL_NEW',
       });
       return toUser(row!);
+    },
+
+    async getAccount(userId) {
+      const row = await db.get({ TableName: tableName, Key: userKey(userId), ConsistentRead: true });
+      if (!row) return undefined;
+      const chatIds = row.chat_ids instanceof Set ? [...(row.chat_ids as Set<string>)] : [];
+      return { user: toUser(row), chatIds, usage: toUsage(row) };
     },
 
     async getById(userId) {

@@ -17,6 +17,8 @@ export interface ChatsService {
   removeMember(me: Actor, chatId: string, userId: string): Promise<ChatSummary>;
   leave(me: Actor, chatId: string): Promise<void>;
   list(userId: string): Promise<ChatSummary[]>;
+  /** The summaries of `chatIds` (the user's chat list as already read with their row), latest activity first. */
+  summariesOf(userId: string, chatIds: readonly string[]): Promise<ChatSummary[]>;
   /** The chat, if `userId` is a member; otherwise the same not-found error for any chat. */
   requireMember(chatId: string, userId: string): Promise<Chat>;
   isMember(chatId: string, userId: string): Promise<boolean>;
@@ -52,6 +54,14 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
   async function announce(chat: Chat, change: 'created' | 'updated', only?: readonly string[]) {
     const recipients = only ?? Object.keys(chat.members);
     await Promise.all(recipients.map((userId) => events.publish({ type: 'chat.changed', userId, change, chat: summaryFor(chat, userId) })));
+  }
+
+  async function summariesOf(userId: string, chatIds: readonly string[]): Promise<ChatSummary[]> {
+    const found = await chats.getMany(chatIds);
+    return found
+      .filter((c) => isMember(c, userId))
+      .map((c) => summaryFor(c, userId))
+      .sort(byLatestActivity);
   }
 
   async function removeMember(me: Actor, chatId: string, userId: string): Promise<ChatSummary> {
@@ -154,13 +164,10 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
     },
 
     async list(userId) {
-      const ids = await chats.chatIdsOf(userId);
-      const found = await chats.getMany(ids);
-      return found
-        .filter((c) => isMember(c, userId))
-        .map((c) => summaryFor(c, userId))
-        .sort(byLatestActivity);
+      return summariesOf(userId, await chats.chatIdsOf(userId));
     },
+
+    summariesOf,
 
     async markRead(me, chatId, seq) {
       if (seq > (await deps.seqCeiling(chatId))) {

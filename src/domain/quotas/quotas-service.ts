@@ -29,6 +29,8 @@ export interface TierChangeResult {
 
 export interface QuotasService {
   summary(userId: string): Promise<QuotaSummary>;
+  /** The summary of usage already read (with the user's row, at connect). */
+  summaryOf(usage: QuotaUsage): QuotaSummary;
   /** Reserves `bytes` of storage atomically within the tier's limit, or throws quota_exceeded. */
   reserveStorage(userId: string, bytes: number): Promise<QuotaSummary>;
   releaseStorage(userId: string, bytes: number): Promise<void>;
@@ -68,6 +70,8 @@ export function createQuotasService(deps: QuotasServiceDeps): QuotasService {
   }
 
   return {
+    summaryOf,
+
     async summary(userId) {
       const usage = await repository.getUsage(userId);
       if (!usage) throw noSuchUser();

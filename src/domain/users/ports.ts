@@ -1,4 +1,5 @@
 import type { User } from '../../model/index.js';
+import type { QuotaUsage } from '../quotas/quota-policy.js';
 
 /** What sign-in learns about a person from the identity provider's tokens. */
 export interface SignInProfile {
@@ -19,4 +20,12 @@ export interface UsersRepository {
   upsertOnSignIn(profile: SignInProfile, now: number): Promise<User>;
   getById(userId: string): Promise<User | undefined>;
   getByUsername(username: string): Promise<User | undefined>;
+  /** Everything a new connection needs of its user, in one read of the row: who, which chats, what usage. */
+  getAccount(userId: string): Promise<Account | undefined>;
+}
+
+export interface Account {
+  user: User;
+  chatIds: string[];
+  usage: QuotaUsage;
 }

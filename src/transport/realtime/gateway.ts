@@ -11,6 +11,7 @@ import type { ChatsService } from '../../domain/chats/chats-service.js';
 import type { PresenceService } from '../../domain/presence/presence-service.js';
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
+import type { UsersRepository } from '../../domain/users/ports.js';
 import { errorBody } from '../http/error-handler.js';
 import { ClientConnection } from './client-connection.js';
 import type { ConnectionHub } from './connection-hub.js';
@@ -27,8 +28,9 @@ export interface GatewayDeps {
   limits: ClientLimits;
   hub: ConnectionHub;
   handleFrame: FrameHandler;
-  chats: Pick<ChatsService, 'list'>;
-  quotas: Pick<QuotasService, 'summary'>;
+  users: Pick<UsersRepository, 'getAccount'>;
+  chats: Pick<ChatsService, 'summariesOf'>;
+  quotas: Pick<QuotasService, 'summaryOf'>;
   messages: Pick<MessagesService, 'noteUsage'>;
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
 }
@@ -44,16 +46,22 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     }
   }
 
-  /** Everything a new socket needs before its first frame is handled. */
+  /**
+   * Everything a new socket needs before its first frame is handled: one read of the
+   * user's row (chat list and usage together), one batch read of the chats, presence.
+   * Reads of many sockets connecting at once share their DynamoDB requests.
+   */
   async function setUp(connection: ClientConnection): Promise<void> {
     const { userId } = connection.user;
-    const summaries = await deps.chats.list(userId);
+    const account = await deps.users.getAccount(userId);
+    if (!account) throw new Error('signed-in user has no row');
+    const summaries = await deps.chats.summariesOf(userId, account.chatIds);
     const chatIds = summaries.map((c) => c.chatId);
     const first = await hub.add(connection, chatIds);
     // Registered as online before `hello`: a client that has its hello counts as a tab.
     if (first) await deps.presence.userConnected(userId, chatIds);
     if (connection.closed) return;
-    const quota = await deps.quotas.summary(userId);
+    const quota = deps.quotas.summaryOf(account.usage);
     deps.messages.noteUsage(userId, quota);
     const user = publicUser(connection, quota.tier);
     connection.send({ type: 'hello', nodeId: deps.nodeId, user, quota, chats: summaries, limits: deps.limits, serverTime: Date.now() });

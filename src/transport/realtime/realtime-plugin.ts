@@ -13,6 +13,7 @@ import type { Bus } from '../../domain/fanout/ports.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
 import type { PresenceService } from '../../domain/presence/presence-service.js';
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
+import type { UsersRepository } from '../../domain/users/ports.js';
 import type { SessionService } from '../../domain/sessions/session-service.js';
 import { ConnectionHub } from './connection-hub.js';
 import { createFrameHandlers } from './frame-handlers.js';
@@ -32,6 +33,7 @@ export interface RealtimeOptions {
   chats: ChatsService;
   messages: MessagesService;
   quotas: QuotasService;
+  users: Pick<UsersRepository, 'getAccount'>;
   presence: PresenceService;
   sessions: Pick<SessionService, 'validate'>;
 }
@@ -63,6 +65,7 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     nodeId: bus.nodeId,
     hub,
     handleFrame,
+    users: options.users,
     chats: options.chats,
     quotas: options.quotas,
     messages: options.messages,
