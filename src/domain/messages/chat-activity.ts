@@ -46,9 +46,18 @@ export function createChatActivityRecorder(deps: ChatActivityDeps) {
       write(chatId, state);
       return;
     }
+    waitThenWrite(chatId, state, wait);
+  }
+
+  /**
+   * The chat's state (with when it was last written) is kept until the interval has
+   * passed, so a message arriving meanwhile waits for the timer instead of writing at once.
+   */
+  function waitThenWrite(chatId: string, state: ChatState, wait: number) {
     state.timer = setTimeout(() => {
       state.timer = undefined;
-      write(chatId, state);
+      if (state.pending) write(chatId, state);
+      else if (!state.writing) chats.delete(chatId);
     }, wait);
     state.timer.unref();
   }
@@ -70,7 +79,7 @@ export function createChatActivityRecorder(deps: ChatActivityDeps) {
         state.writing = false;
         inFlight.delete(done);
         if (state.pending) schedule(chatId, state);
-        else if (!state.timer) chats.delete(chatId);
+        else if (!state.timer) waitThenWrite(chatId, state, Math.max(0, state.lastWriteAt + deps.intervalMs - deps.clock()));
       });
     inFlight.add(done);
   }
