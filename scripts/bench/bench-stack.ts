@@ -99,6 +99,17 @@ export async function startBenchStack(): Promise<BenchStack> {
   };
 
   const children: ChildProcess[] = [];
+  const close = async () => {
+    await Promise.all(children.map(stopProcess));
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  // A benchmark stopped with Ctrl-C or SIGTERM leaves nothing running behind it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the benchmark's processes\n`);
+      void close().finally(() => process.exit(130));
+    });
+  }
   return {
     env,
     redisUrl: redis.url,
@@ -120,10 +131,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       }
       return instances;
     },
-    async close() {
-      await Promise.all(children.map(stopProcess));
-      for (const close of closers.reverse()) await close().catch(() => {});
-    },
+    close,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The bus over Redis pub/sub, shared by every instance. See `bus.ts` for the
+ * The bus over Redis pub/sub, shared by every instance. See `domain/fanout/ports.ts` for the
  * contract and `README.md` for how reconnects play out.
  *
  * The transports use two connections: a subscribed connection may only run

@@ -1,5 +1,5 @@
 /**
- * Presence shared by every instance through Redis. See `presence-store.ts` for
+ * Presence shared by every instance through Redis. See `domain/presence/ports.ts` for
  * the contract and `README.md` for the key layout.
  *
  * - `<prefix>presence:user:<userId>`: sorted set, member = node id, score = when

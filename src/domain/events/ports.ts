@@ -1,7 +1,7 @@
 /**
  * What the domain tells the world after a change, and the port it tells it
  * through. The realtime transport turns each event into frames on the bus
- * (`transport/realtime/event-publisher.ts`). Delivery is at most once: nothing
+ * (`transport/realtime/event-frames.ts`). Delivery is at most once: nothing
  * durable travels only as an event (a stored message is in DynamoDB before its
  * event is published, and clients recover missed ones through `sync`).
  */
