@@ -19,6 +19,12 @@ import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames } from '../../src/adapters/dynamodb/table.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * BENCH_INSTANCE_ROOT runs the instances from another checkout (with its own
+ * node_modules), e.g. an earlier commit, so that two versions are measured by the
+ * same load generator against the same stack.
+ */
+const instanceRoot = process.env.BENCH_INSTANCE_ROOT ? path.resolve(process.env.BENCH_INSTANCE_ROOT) : repoRoot;
 
 export interface BenchInstance {
   baseUrl: string;
@@ -121,7 +127,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         // BENCH_NODE_ARGS reaches the instances only, e.g. "--cpu-prof --cpu-prof-dir=prof".
         const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
         const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
-          cwd: repoRoot,
+          cwd: instanceRoot,
           env: { ...process.env, ...env, PORT: String(port), PUBLIC_URL: baseUrl, ...extraEnv },
           stdio: ['ignore', 'ignore', 'inherit'],
         });

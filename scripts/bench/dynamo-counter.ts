@@ -6,11 +6,14 @@
  * instances'.
  */
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 export interface DynamoCounter {
   endpoint: string;
   /** Requests so far by operation (GetItem, TransactWriteItems, ...). */
   counts(): Record<string, number>;
+  /** Milliseconds DynamoDB took to answer so far, summed by operation: with counts, its mean latency. */
+  answerMs(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -18,11 +21,16 @@ export async function startDynamoCounter(target: string): Promise<DynamoCounter>
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counts: Record<string, number> = {};
+  const answerMs: Record<string, number> = {};
   const server = http.createServer((req, res) => {
     const operation = String(req.headers['x-amz-target'] ?? 'unknown')
       .split('.')
       .pop()!;
     counts[operation] = (counts[operation] ?? 0) + 1;
+    const startedAt = performance.now();
+    res.once('finish', () => {
+      answerMs[operation] = (answerMs[operation] ?? 0) + performance.now() - startedAt;
+    });
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
       (answer) => {
@@ -42,6 +50,7 @@ export async function startDynamoCounter(target: string): Promise<DynamoCounter>
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts: () => ({ ...counts }),
+    answerMs: () => ({ ...answerMs }),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -62,4 +71,9 @@ export function countsBetween(before: Record<string, number>, after: Record<stri
     }
   }
   return { byOperation, total };
+}
+
+/** Mean answer time by operation between two snapshots of counts and answer times. */
+export function meanAnswerMs(counts: Record<string, number>, answerMs: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([operation, n]) => [operation, +((answerMs[operation] ?? 0) / n).toFixed(1)]));
 }

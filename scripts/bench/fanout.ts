@@ -6,8 +6,10 @@
  *
  * Prints: delivered messages per second, latency from send to delivery on the
  * other instance (p50/p99), send-to-ack latency, server CPU seconds per 1,000
- * deliveries, resident memory, and lost deliveries (acked messages a member never
- * received, counted after a drain period).
+ * deliveries and per message, DynamoDB requests per message (the instances reach
+ * DynamoDB through a counting proxy), resident memory, and lost deliveries (acked
+ * messages a member never received, counted after a drain period). A sweep of
+ * rates with 1,000 clients is `npm run bench:write-path`.
  *
  * Knobs (environment): BENCH_INSTANCES (2), BENCH_USERS (40), BENCH_GROUP_SIZE (10),
  * BENCH_RATE messages/s in total (50), BENCH_SECONDS (20); BENCH_NODE_ARGS is passed to the
@@ -17,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { signIn } from '../../test/helpers/sign-in.js';
 import { connectReady, textOf, type ChatClient } from '../../test/helpers/ws-client.js';
 import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
+import { countsBetween, startDynamoCounter, type DynamoCounter } from './dynamo-counter.js';
 
 const settings = {
   instances: Number(process.env.BENCH_INSTANCES ?? 2),
@@ -50,19 +53,22 @@ function log(line: string) {
 async function main() {
   log(`fan-out benchmark: ${JSON.stringify(settings)}`);
   const stack = await startBenchStack();
+  const counter = await startDynamoCounter(stack.env.DYNAMODB_ENDPOINT!);
   try {
     const instances = await stack.startInstances(settings.instances, {
+      DYNAMODB_ENDPOINT: counter.endpoint,
       FREE_MESSAGES_PER_DAY: '1000000',
       PREMIUM_MESSAGES_PER_DAY: '1000000',
     });
     log(`instances: ${instances.map((i) => i.baseUrl).join(', ')}; redis ${stack.redisUrl}`);
-    await run(instances);
+    await run(instances, counter);
   } finally {
+    await counter.close();
     await stack.close();
   }
 }
 
-async function run(instances: BenchInstance[]) {
+async function run(instances: BenchInstance[], counter: DynamoCounter) {
   const tag = Date.now().toString(36);
   const users: BenchUser[] = [];
   for (let i = 0; i < settings.users; i++) {
@@ -119,6 +125,7 @@ async function run(instances: BenchInstance[]) {
   log(`connected ${users.length} sockets in ${groups.length} groups of ${settings.groupSize}`);
 
   const cpuBefore = await Promise.all(instances.map((i) => cpuSeconds(i.pid)));
+  const requestsBefore = counter.counts();
   const startedAt = performance.now();
   const intervalMs = 1000 / settings.rate;
   const total = Math.round(settings.rate * settings.seconds);
@@ -151,6 +158,7 @@ async function run(instances: BenchInstance[]) {
   const cpuAfter = await Promise.all(instances.map((i) => cpuSeconds(i.pid)));
   const rss = await Promise.all(instances.map((i) => residentMiB(i.pid)));
   const cpu = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
+  const requests = countsBetween(requestsBefore, counter.counts());
 
   crossLatencies.sort((x, y) => x - y);
   ackLatencies.sort((x, y) => x - y);
@@ -167,6 +175,9 @@ async function run(instances: BenchInstance[]) {
     sendToAckMs: { p50: +percentile(ackLatencies, 50).toFixed(1), p99: +percentile(ackLatencies, 99).toFixed(1) },
     serverCpuSecondsPer1000Deliveries: +((cpu / Math.max(1, delivered)) * 1000).toFixed(3),
     serverCpuSeconds: +cpu.toFixed(2),
+    serverCpuMsPerMessage: +((cpu * 1000) / Math.max(1, acked)).toFixed(2),
+    dynamoRequestsPerMessage: +(requests.total / Math.max(1, acked)).toFixed(3),
+    dynamoRequests: requests.byOperation,
     instanceRssMiB: rss.map((r) => Math.round(r)),
   };
   log('');
@@ -178,6 +189,8 @@ async function run(instances: BenchInstance[]) {
   log(
     `server CPU                       ${results.serverCpuSeconds} s, ${results.serverCpuSecondsPer1000Deliveries} s per 1,000 deliveries`,
   );
+  log(`server CPU per message           ${results.serverCpuMsPerMessage} ms`);
+  log(`DynamoDB requests per message    ${results.dynamoRequestsPerMessage} ${JSON.stringify(results.dynamoRequests)}`);
   log(`instance RSS                     ${results.instanceRssMiB.join(' / ')} MiB`);
   log(`json ${JSON.stringify({ settings, results })}`);
   for (const user of users) await user.client?.close();

@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { signIn } from '../../test/helpers/sign-in.js';
 import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
-import { countsBetween, startDynamoCounter } from './dynamo-counter.js';
+import { countsBetween, meanAnswerMs, startDynamoCounter } from './dynamo-counter.js';
 
 const settings = {
   clients: Number(process.env.BENCH_CLIENTS ?? 1000),
@@ -185,6 +185,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
     for (const code of Object.keys(refusals)) delete refusals[code];
     duplicates = 0;
     const beforeRequests = counter.counts();
+    const beforeAnswerMs = counter.answerMs();
     const cpuBefore = await Promise.all(instances.map((i) => cpuSeconds(i.pid)));
     const started = performance.now();
     const total = Math.round(rate * settings.stepSeconds);
@@ -207,6 +208,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
     while (!settled() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const cpuAfter = await Promise.all(instances.map((i) => cpuSeconds(i.pid)));
     const requests = countsBetween(beforeRequests, counter.counts());
+    const answerMs = countsBetween(beforeAnswerMs, counter.answerMs());
     const persisted = [...pending.values()].filter((p) => p.ackedAt !== undefined).length;
     const lost = [...pending.values()].reduce((sum, p) => sum + (p.ackedAt !== undefined ? p.waitingFor.size : 0), 0);
     const unanswered = [...pending.values()].filter((p) => p.ackedAt === undefined && !p.refused).length;
@@ -226,6 +228,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
       deliveryMs: { p50: round(percentile(deliveryMs, 50)), p99: round(percentile(deliveryMs, 99)), max: round(deliveryMs.at(-1) ?? 0) },
       dynamoRequestsPerMessage: round(requests.total / Math.max(1, persisted), 3),
       dynamoRequests: requests.byOperation,
+      dynamoMeanAnswerMs: meanAnswerMs(requests.byOperation, answerMs.byOperation),
       instanceCpuMsPerMessage: round((cpu * 1000) / Math.max(1, persisted), 2),
       instanceCpuUsPerDelivery: round((cpu * 1e6) / Math.max(1, persisted * settings.room), 0),
     };
@@ -234,7 +237,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
       `${String(rate).padStart(5)} msg/s: ack p50 ${step.ackMs.p50} p99 ${step.ackMs.p99} ms; delivery p50 ${step.deliveryMs.p50} ` +
         `p99 ${step.deliveryMs.p99} ms; ${step.dynamoRequestsPerMessage} DynamoDB req/msg; ${step.instanceCpuMsPerMessage} ms CPU/msg ` +
         `(${step.instanceCpuUsPerDelivery} µs/delivery); acked ${persisted}/${total}, refused ${JSON.stringify(step.refused)}, ` +
-        `unanswered ${unanswered}, lost ${lost}, duplicates ${duplicates}`,
+        `unanswered ${unanswered}, lost ${lost}, duplicates ${duplicates}; DynamoDB answers in ${JSON.stringify(step.dynamoMeanAnswerMs)} ms`,
     );
     if (unanswered > total / 2) {
       log('more than half the sends went unanswered: the sweep stops here');
