@@ -151,7 +151,12 @@ async function createSequencer(
 ): Promise<{ sequencer: Sequencer; close(): Promise<void> }> {
   if (!config.redis.url) return { sequencer: createMemorySequencer(), close: async () => {} };
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
-  const redis = new Redis(config.redis.url, { ...baseConnectionOptions('huddle-seq'), enableOfflineQueue: false });
+  // A commit asks for every chat's seqs in one tick: auto-pipelining sends them in one write.
+  const redis = new Redis(config.redis.url, {
+    ...baseConnectionOptions('huddle-seq'),
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+  });
   watchConnection(redis, 'sequencer', logger.child({ module: 'sequencer' }));
   try {
     await redis.connect();

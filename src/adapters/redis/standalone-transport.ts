@@ -23,7 +23,8 @@ export interface PubSubTransport {
 }
 
 export function createStandaloneTransport(opts: { url: string; nodeId: string; logger: Logger }): PubSubTransport {
-  const publisher = new Redis(opts.url, baseConnectionOptions(`huddle-pub-${opts.nodeId}`));
+  // A commit's messages are published in one tick: auto-pipelining sends them in one write.
+  const publisher = new Redis(opts.url, { ...baseConnectionOptions(`huddle-pub-${opts.nodeId}`), enableAutoPipelining: true });
   const subscriber = new Redis(opts.url, {
     ...baseConnectionOptions(`huddle-sub-${opts.nodeId}`),
     // The bus re-subscribes its own set after a reconnect, so it learns when that is done (see redis-bus.ts).
