@@ -115,6 +115,32 @@ t.test('a retried send with the same clientMsgId returns the original seq and st
   t.equal(history.body.messages.length, 1, 'stored once');
 });
 
+t.test('a burst from one tab is stored in the order sent, sharing commits instead of waiting one by one', async (t) => {
+  const alice = await person(a, 'alice');
+  const bob = await person(b, 'bob');
+  const chatId = await openDirect(a, alice, bob);
+  const tab = await online(a, alice);
+  const commitsBefore = a.services.writer.stats().commits;
+  const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}-${Date.now()}`);
+  // All frames leave before any ack arrives, as when a tab flushes its outbox after a reconnect.
+  const acks = ids.map((clientMsgId) => tab.next('ack', (f) => f.clientMsgId === clientMsgId));
+  ids.forEach((clientMsgId, i) => tab.send({ type: 'send', chatId, clientMsgId, text: `burst ${i}` }));
+  const seqs = (await Promise.all(acks)).map((ack) => ack.seq);
+  t.same(
+    seqs,
+    [...seqs].sort((x, y) => x - y),
+    'seqs follow the order sent',
+  );
+  const history = await api<{ messages: { text: string }[] }>(a, alice, 'GET', `/chats/${chatId}/messages`);
+  t.same(
+    history.body.messages.map((m) => m.text),
+    ids.map((_, i) => `burst ${i}`),
+    'stored once each, in the order sent',
+  );
+  const commits = a.services.writer.stats().commits - commitsBefore;
+  t.ok(commits < ids.length / 2, `20 sends took ${commits} commits`);
+});
+
 t.test('sync after a disconnect returns exactly the missed messages, in order', async (t) => {
   const alice = await person(a, 'alice');
   const bob = await person(b, 'bob');

@@ -49,9 +49,12 @@ export interface MessagesService {
    * Stores one message and resolves with its seq. `acknowledge`, when given, is
    * called with the same result after the message is stored and before its
    * `message.stored` event is published, so the sender's own copy of the message
-   * never overtakes its ack.
+   * never overtakes its ack. `placed`, when given, is called once the message has
+   * its place in the sender's order (queued for the group commit, or refused before
+   * that): a later send of the same sender may start from then on and is still
+   * stored after this one.
    */
-  send(sender: Actor, input: SendInput, acknowledge?: Acknowledge): Promise<SendResult>;
+  send(sender: Actor, input: SendInput, acknowledge?: Acknowledge, placed?: () => void): Promise<SendResult>;
   history(userId: string, chatId: string, before: number | undefined, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
   sync(userId: string, positions: readonly { chatId: string; lastSeq: number }[]): Promise<SyncOutcome[]>;
   /** What the user's usage was at connect: lets the first send count against the right day. */
@@ -100,13 +103,20 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
   }
 
   return {
-    async send(sender, input, acknowledge) {
-      const content = validate(input);
+    async send(sender, input, acknowledge, placed) {
       let file: FileInfo | undefined;
-      if (content.fileKey !== undefined) file = await files.prepareFileMessage(sender.userId, input.chatId, content.fileKey);
+      let writing: ReturnType<typeof writer.write>;
+      try {
+        const content = validate(input);
+        if (content.fileKey !== undefined) file = await files.prepareFileMessage(sender.userId, input.chatId, content.fileKey);
+        // The writer queues synchronously: from here on this send's place is taken.
+        writing = writer.write({ sender, chatId: input.chatId, clientMsgId: input.clientMsgId, text: content.text, file });
+      } finally {
+        placed?.();
+      }
       let written;
       try {
-        written = await writer.write({ sender, chatId: input.chatId, clientMsgId: input.clientMsgId, text: content.text, file });
+        written = await writing;
       } catch (err) {
         // Refused or not stored: what the upload took is given back before the sender hears.
         if (file) await settle(files.abortFileMessage(sender.userId, file), 'abort file message');

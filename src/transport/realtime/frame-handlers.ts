@@ -32,20 +32,48 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
 
   const handlers: Handlers = {
     async send(connection, frame) {
+      // The socket's next frame may start once this send has its place in the sender's
+      // order, not only once it is stored: a tab sending faster than one commit's round
+      // trip keeps its sends flowing into the group commit instead of waiting one by one.
+      let markPlaced!: () => void;
+      const placed = new Promise<void>((resolve) => (markPlaced = resolve));
       // The ack goes out the moment the message is stored, before the message's own
       // event is published, so the sender never sees its message before its ack.
-      await deps.messages.send(actorOf(connection), frame, (result) =>
-        connection.send({
-          type: 'ack',
-          ...echoId(frame),
-          chatId: result.chatId,
-          clientMsgId: result.clientMsgId,
-          seq: result.seq,
-          createdAt: result.createdAt,
-          duplicate: result.duplicate,
-          ...(result.messagesToday !== undefined ? { messagesToday: result.messagesToday } : {}),
-        }),
+      const stored = deps.messages.send(
+        actorOf(connection),
+        frame,
+        (result) =>
+          connection.send({
+            type: 'ack',
+            ...echoId(frame),
+            chatId: result.chatId,
+            clientMsgId: result.clientMsgId,
+            seq: result.seq,
+            createdAt: result.createdAt,
+            duplicate: result.duplicate,
+            ...(result.messagesToday !== undefined ? { messagesToday: result.messagesToday } : {}),
+          }),
+        markPlaced,
       );
+      // Its outcome is answered here, since the frame's handling may have moved on.
+      const answered = stored.then(
+        () => undefined,
+        (err: unknown) => {
+          const reply = errorFrameFor(err, {
+            ...echoId(frame),
+            frame: 'send',
+            details: { chatId: frame.chatId, clientMsgId: frame.clientMsgId },
+          });
+          if (reply.type === 'error' && reply.code === 'internal') connection.log.error({ err, frame: 'send' }, 'frame failed');
+          try {
+            connection.send(reply);
+          } catch {
+            // The socket is unusable; its close handler cleans up. Nothing may reject here:
+            // no one awaits this once the frame's handling has moved on.
+          }
+        },
+      );
+      await Promise.race([placed, answered]);
     },
 
     async typing(connection, frame) {
