@@ -137,6 +137,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
               clientMsgId?: string;
               code?: string;
               message?: { clientMsgId: string };
+              details?: { clientMsgId?: string };
             };
             const now = performance.now();
             if (frame.type === 'hello') resolve();
@@ -151,8 +152,9 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
                 entry.ackedAt = now;
                 ackMs.push(now - entry.sentAt);
               }
-            } else if (frame.type === 'error' && frame.clientMsgId) {
-              const entry = pending.get(frame.clientMsgId);
+            } else if (frame.type === 'error' && frame.details?.clientMsgId) {
+              // An error answering a send names it in its details.
+              const entry = pending.get(frame.details.clientMsgId);
               if (entry && !entry.refused) {
                 entry.refused = frame.code ?? 'unknown';
                 refusals[entry.refused] = (refusals[entry.refused] ?? 0) + 1;
