@@ -21,7 +21,8 @@ function clientOptions(settings: DynamoSettings) {
     maxAttempts: 4,
     // Without timeouts a request to an endpoint that stopped answering waits forever,
     // and so would the socket or page waiting on it.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+    // throwOnRequestTimeout: without it the SDK only logs a warning when the timeout passes.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
   };
 }
 

@@ -17,7 +17,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     // Presigned PUTs must not carry the SDK's default checksum of an empty body: real S3 rejects it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     // Without timeouts a request to an endpoint that stopped answering waits forever.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+    // throwOnRequestTimeout: without it the SDK only logs a warning when the timeout passes.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
     ...(settings.endpoint
       ? { endpoint: settings.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }
       : {}),
