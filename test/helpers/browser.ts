@@ -4,8 +4,12 @@
  * network on its own switched off. Each launch gets a fresh profile.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Teardown } from './test-stack.js';
+import { buildPage } from '../../scripts/build-page.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -53,4 +57,12 @@ export async function signIn(page: Page, baseUrl: string, username: string): Pro
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((url) => url.origin === new URL(baseUrl).origin);
   await page.getByText('Connected', { exact: true }).waitFor();
+}
+
+/** Bundles the page (as `npm run build` does) into a temporary folder for this test's instances. */
+export async function buildTestPage(t: Teardown): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'huddle-page-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await buildPage(dir);
+  return dir;
 }

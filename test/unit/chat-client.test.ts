@@ -3,15 +3,8 @@
  * socket is a stand-in for the browser's WebSocket, and the test plays the server.
  */
 import t from 'tap';
-import {
-  ChatClient,
-  describeSendError,
-  reconnectDelay,
-  defaultSettings,
-  type ChatSummaryLike,
-  type SocketLike,
-} from '../../public/chat-client.js';
-import type { TimelineMessage } from '../../public/reorder-buffer.js';
+import { ChatClient, describeSendError, reconnectDelay, defaultSettings, type SocketLike } from '../../src/web/chat-client.js';
+import type { ChatSummary as ChatSummaryLike, Message as TimelineMessage } from '../../src/web/wire.js';
 
 class ManualClock {
   now = 1_000_000;
