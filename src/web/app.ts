@@ -372,7 +372,11 @@ function selectChat(chatId: string | null, { focusComposer = false } = {}) {
     else history.pushState(null, '', location.pathname + location.search);
   }
   openChat(chatId);
-  if (focusComposer && chatId) composer.focus();
+  if (focusComposer && chatId) {
+    // The conversation is hidden until rendered, and a hidden box cannot take focus.
+    flush();
+    composer.focus();
+  }
 }
 
 function openChat(chatId: string | null) {
