@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # huddle: dependencies installed once; the checks run in their own stage on the same base
 # image (so on exactly the Node version that runs in production); the runtime image holds
-# production dependencies, the compiled server and the static page, and runs as `node`.
+# production dependencies, the compiled server and the bundled page, and runs as `node`.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
@@ -19,7 +19,9 @@ RUN npm run typecheck \
 
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-page.ts ./scripts/
 COPY src ./src
+# The server into dist/, the bundled page into dist/public/.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -30,7 +32,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY public ./public
 USER node
 EXPOSE 3000
 # No curl in the slim image: node's own fetch asks the liveness endpoint.

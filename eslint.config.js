@@ -47,9 +47,9 @@ export default tseslint.config(
     },
   },
   {
-    // The page runs in browsers as plain modules.
-    files: ['public/**/*.js'],
-    languageOptions: { globals: globals.browser, sourceType: 'module' },
+    // The page runs in browsers (bundled by scripts/build-page.ts).
+    files: ['src/web/**/*.ts'],
+    languageOptions: { globals: globals.browser },
   },
   {
     files: ['scripts/**/*.mjs', '*.js'],

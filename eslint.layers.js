@@ -2,6 +2,7 @@
  * The layer rule, as ESLint configuration: dependencies point down only.
  *
  *   model, shared      import nothing of the project
+ *   web                the page (runs in browsers): shared and itself only; nothing of Node
  *   domain             model, shared, its own ports; no framework, driver or SDK
  *   adapters           domain ports, model, shared; never transport
  *   transport          domain, model, shared (and config types); never adapters
@@ -64,6 +65,14 @@ export const layerRules = [
     [
       ...importsOf(['ioredis', '@aws-sdk/*', '@smithy/*', 'openid-client', 'aws-jwt-verify']),
       ...paths(['**/adapters/**', '**/local/**', '**/compose.js', '**/server.js'], 'transport reaches adapters only through domain ports'),
+    ],
+  ),
+  restrict(
+    ['src/web/**/*.ts'],
+    [
+      ...importsOf([...infrastructure, '@sinclair/*', 'node:*']),
+      // Anything that leaves src/web, except into src/shared.
+      { regex: '^\\.\\./(?!shared/[^/]+$)', message: 'the page imports only shared and its own modules' },
     ],
   ),
   restrict(['src/local/**/*.ts'], paths(['**/transport/**', ...compositionRoot], 'the local stack sits beside adapters, below transport')),

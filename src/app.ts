@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { Config } from './config.js';
+import { filesOrigin, type Config } from './config.js';
 import type { Services } from './compose.js';
 import errorHandler from './transport/http/error-handler.js';
 import sessionAuth from './transport/http/session-auth.js';
@@ -21,7 +21,12 @@ import { createSignInService } from './domain/sessions/sign-in-service.js';
 /** Largest HTTP request body: JSON requests are small (uploads go straight to S3). */
 const BODY_LIMIT_BYTES = 64 * 1024;
 
-export async function buildApp(config: Config, services: Services): Promise<FastifyInstance> {
+export interface BuildOptions {
+  /** Where the built page is (default dist/public); tests serve one they built themselves. */
+  pageDir?: string;
+}
+
+export async function buildApp(config: Config, services: Services, options: BuildOptions = {}): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = services.logger;
   const app = Fastify({
     loggerInstance: logger,
@@ -74,6 +79,10 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     presence: services.presence,
     sessions: services.sessions,
   });
-  await app.register(staticFiles, { secure: config.http.secureCookies });
+  await app.register(staticFiles, {
+    secure: config.http.secureCookies,
+    origins: { self: config.http.publicOrigin, files: filesOrigin(config) },
+    ...(options.pageDir ? { root: options.pageDir } : {}),
+  });
   return app;
 }

@@ -312,3 +312,16 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigDraf
 export function freezeConfig(draft: ConfigDraft): Config {
   return deepFreeze(structuredClone(draft));
 }
+
+/**
+ * The origin the browser reaches the file bucket at, for the page's security policy:
+ * the emulator's endpoint (path-style) when one is set, else the bucket's regional
+ * virtual-hosted origin, which is what the SDK presigns. A bucket name with dots
+ * cannot be a TLS host name, so the SDK falls back to path-style there.
+ */
+export function filesOrigin(config: Pick<Config, 'aws' | 'files'>): string {
+  if (config.aws.s3Endpoint) return new URL(config.aws.s3Endpoint).origin;
+  const { region } = config.aws;
+  const bucket = config.files.bucket;
+  return bucket.includes('.') ? `https://s3.${region}.amazonaws.com` : `https://${bucket}.s3.${region}.amazonaws.com`;
+}

@@ -3,9 +3,14 @@
  * the system's `chromium` binary, headless, with everything that would reach the
  * network on its own switched off. Each launch gets a fresh profile.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Teardown } from './test-stack.js';
+import { buildPage } from '../../scripts/build-page.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -53,4 +58,31 @@ export async function signIn(page: Page, baseUrl: string, username: string): Pro
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((url) => url.origin === new URL(baseUrl).origin);
   await page.getByText('Connected', { exact: true }).waitFor();
+}
+
+/** Bundles the page (as `npm run build` does) into a temporary folder for this test's instances. */
+export async function buildTestPage(t: Teardown): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'huddle-page-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await buildPage(dir);
+  return dir;
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeResults {
+  violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[];
+}
+
+/** axe-core's serious and critical findings on the page as it is now, as "rule: target" lines. */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's script policy does not govern.
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResults> } }).axe;
+    const results = await axe.run(document, { resultTypes: ['violations'] });
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+  });
 }

@@ -117,14 +117,20 @@ export interface TestInstance {
 
 /**
  * Builds an app against the stack and listens on a real port. `env` overrides
- * variables (e.g. `{ REDIS_URL: '' }` for the in-process bus). Closed on teardown.
+ * variables (e.g. `{ REDIS_URL: '' }` for the in-process bus); `pageDir` serves a
+ * page the test built (test/helpers/browser.ts). Closed on teardown.
  */
-export async function startInstance(t: Teardown, stack: TestStack, env: Record<string, string> = {}): Promise<TestInstance> {
+export async function startInstance(
+  t: Teardown,
+  stack: TestStack,
+  env: Record<string, string> = {},
+  options: { pageDir?: string } = {},
+): Promise<TestInstance> {
   const port = await freePort();
   const draft = parseConfig({ ...stack.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env });
   const config = freezeConfig(draft);
   const services = await compose(config);
-  const app = await buildApp(config, services);
+  const app = await buildApp(config, services, options);
   await app.listen({ port, host: '127.0.0.1' });
   let closed = false;
   const instance: TestInstance = {

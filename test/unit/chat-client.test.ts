@@ -3,15 +3,9 @@
  * socket is a stand-in for the browser's WebSocket, and the test plays the server.
  */
 import t from 'tap';
-import {
-  ChatClient,
-  describeSendError,
-  reconnectDelay,
-  defaultSettings,
-  type ChatSummaryLike,
-  type SocketLike,
-} from '../../public/chat-client.js';
-import type { TimelineMessage } from '../../public/reorder-buffer.js';
+import { ChatClient, describeSendError, reconnectDelay, defaultSettings, type SocketLike } from '../../src/web/chat-client.js';
+import { previewOf } from '../../src/shared/preview.js';
+import type { ChatSummary as ChatSummaryLike, Message as TimelineMessage } from '../../src/web/wire.js';
 
 class ManualClock {
   now = 1_000_000;
@@ -352,7 +346,7 @@ t.test('a terminal close code stops reconnecting', async (t) => {
 t.test('reconnect-class close codes reconnect, with growing jittered delays under the cap', async (t) => {
   const { client, clock, sockets, socket } = setup();
   client.start();
-  for (const code of [1000, 1001, 1006, 4000, 4008, 4499]) {
+  for (const code of [1000, 1001, 1006, 1012, 4000, 4008, 4499]) {
     const before = sockets.length;
     socket().drop(code);
     clock.advance(defaultSettings.reconnectMaxMs);
@@ -538,4 +532,42 @@ t.test('refusals: a chat the server no longer knows us in is dropped; typing ref
   t.same(notices, []);
   socket().receive({ type: 'error', code: 'unavailable', message: 'Try again in a moment' });
   t.same(notices, ['Try again in a moment'], 'anything else is shown');
+});
+
+t.test('the "new messages" line marks the first message from others the reader had not read when the chat opened', async (t) => {
+  const { client, socket, connect, openWithHistory } = setup();
+  client.start();
+  connect([summary({ lastSeq: 4, readSeq: 1, unread: 3 })]);
+  openWithHistory([message(1), message(2, alice.userId), message(3), message(4)]);
+  t.equal(client.firstUnreadSeq('c1'), 3, 'own message 2 is not news');
+  socket().receive({ type: 'message', message: message(5) });
+  t.equal(client.firstUnreadSeq('c1'), 3, 'the line stays while the chat is open, though it is now read');
+  client.openChat(null);
+  client.openChat('c1');
+  t.equal(client.firstUnreadSeq('c1'), null, 'opened again with everything read: no line');
+});
+
+t.test('each own message knows who has read it', async (t) => {
+  const { client, socket, connect, openWithHistory } = setup();
+  const carol = { userId: 'u-carol', username: 'carol' };
+  client.start();
+  connect([summary({ kind: 'group', members: [alice, bob, carol], lastSeq: 2 })]);
+  openWithHistory([message(1, alice.userId), message(2, alice.userId)]);
+  t.same(client.readBy('c1', 1), []);
+  socket().receive({ type: 'receipt', chatId: 'c1', userId: bob.userId, seq: 1 });
+  socket().receive({ type: 'receipt', chatId: 'c1', userId: carol.userId, seq: 2 });
+  t.same(client.readBy('c1', 1), ['bob', 'carol']);
+  t.same(client.readBy('c1', 2), ['carol']);
+});
+
+t.test('the chat list preview of a file follows the shared rule', async (t) => {
+  const { client, socket, connect, openWithHistory } = setup();
+  client.start();
+  connect();
+  openWithHistory([message(1)]);
+  socket().receive({
+    type: 'message',
+    message: { ...message(2), kind: 'file', text: undefined, file: { key: 'k', name: 'chart.png', size: 3, contentType: 'image/png' } },
+  });
+  t.equal(client.getChat('c1')?.summary.lastMessage?.preview, previewOf({ fileName: 'chart.png' }));
 });

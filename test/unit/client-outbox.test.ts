@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Outbox, newClientMsgId } from '../../public/outbox.js';
+import { Outbox, newClientMsgId } from '../../src/web/outbox.js';
 
 t.test('client message ids are fresh and fit the protocol', async (t) => {
   const ids = new Set(Array.from({ length: 200 }, () => newClientMsgId()));

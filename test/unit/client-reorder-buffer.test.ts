@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ChatTimeline, type TimelineMessage } from '../../public/reorder-buffer.js';
+import { ChatTimeline } from '../../src/web/reorder-buffer.js';
+import type { Message as TimelineMessage } from '../../src/web/wire.js';
 
 /** Timers that only move when the test says so. */
 function manualTimers() {

@@ -48,6 +48,10 @@ t.test('imports the rule refuses', async (t) => {
     ['src/transport/http/x.ts', "import { S3Client } from '@aws-sdk/client-s3';"],
     ['src/transport/http/x.ts', "import { compose } from '../../compose.js';"],
     ['src/local/x.ts', "import { buildApp } from '../app.js';"],
+    ['src/web/x.ts', "import type { ChatSummary } from '../model/index.js';"],
+    ['src/web/x.ts', "import type { ServerFrame } from '../transport/realtime/protocol.js';"],
+    ['src/web/x.ts', "import { readFile } from 'node:fs/promises';"],
+    ['src/web/x.ts', "import { Type } from '@sinclair/typebox';"],
   ];
   for (const [file, code] of refused) {
     t.not((await violations(file, code)).length, 0, `${file}: ${code}`);
@@ -63,6 +67,8 @@ t.test('imports the rule allows', async (t) => {
     ['src/transport/realtime/x.ts', "import type { MessagesService } from '../../domain/messages/messages-service.js';"],
     ['src/transport/realtime/x.ts', "import Fastify from 'fastify';"],
     ['src/compose.ts', "import { createRedisBus } from './adapters/redis/redis-bus.js';"],
+    ['src/web/x.ts', "import { previewOf } from '../shared/preview.js';"],
+    ['src/web/x.ts', "import { ChatTimeline } from './reorder-buffer.js';"],
   ];
   for (const [file, code] of allowed) {
     t.same(await violations(file, code), [], `${file}: ${code}`);

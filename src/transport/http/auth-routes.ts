@@ -8,7 +8,8 @@
  *                      tokens and writes the user and session rows; session cookie,
  *                      302 to `next`
  *   POST /logout     → session ended, refresh token revoked (best effort), cookie
- *                      cleared, 303 to the hosted UI's logout
+ *                      cleared, 303 to the hosted UI's logout (a JSON request
+ *                      gets `{ redirectTo }` instead)
  *   GET  /api/me     → the signed-in user and their usage, or 401
  *
  * Every failure answers 4xx (5xx only when the provider is unreachable) and writes
@@ -169,7 +170,10 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) =
     const ended = await signIn.signOut(request.cookies[sessionCookie]);
     if (ended) request.log.info({ userId: ended.userId }, 'signed out');
     reply.clearCookie(sessionCookie, cookieAttributes(cookies));
-    return reply.header('cache-control', 'no-store').redirect(signIn.logoutUrl(), 303);
+    reply.header('cache-control', 'no-store');
+    // The page signs out with fetch, which cannot follow a redirect to another origin: it gets the address to go to.
+    if (request.headers['content-type']?.startsWith('application/json')) return { redirectTo: signIn.logoutUrl() };
+    return reply.redirect(signIn.logoutUrl(), 303);
   });
 
   app.get('/api/me', { preValidation: app.requireUser }, async (request, reply) => {

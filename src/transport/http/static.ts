@@ -1,48 +1,84 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fp from 'fastify-plugin';
 import fastifyStatic from '@fastify/static';
 import helmet from '@fastify/helmet';
 
 /**
- * `public/` sits at the repository root, next to both `src/` (run by tsx) and
- * `dist/` (the image), so the same relative step finds it from either.
+ * Where `npm run build` (and `npm start`) put the bundled page: `dist/public/` at the
+ * repository root. This module sits three folders down both in `src/` (run by tsx)
+ * and in `dist/` (the image), so the same relative step finds it from either.
  */
-export const publicDir = fileURLToPath(new URL('../../../public/', import.meta.url));
+export const pageDir = fileURLToPath(new URL('../../../dist/public/', import.meta.url));
+
+/** esbuild's `[name]-[hash]` names: their content never changes under that name. */
+const HASHED_ASSET = /-[A-Z0-9]{8}\.(?:js|css)(?:\.map)?$/;
+
+export interface PageOrigins {
+  /** The service's own origin (the page's, and the WebSocket's with ws/wss). */
+  self: string;
+  /** Where images download from and uploads go: the file bucket's origin. */
+  files: string;
+}
 
 /**
- * What the page may load. Scripts and styles come only from our own files (no
- * inline code); images and uploads also reach the file bucket, whose origin differs
- * per deployment (the local S3 emulator on http, a bucket on https in AWS), hence
- * the scheme-wide img-src and connect-src.
+ * What the page may load and reach: scripts and styles only from our own files (no
+ * inline code, no style attributes), sockets and requests only to the service and
+ * the file bucket, images only from the service and the bucket. Trusted Types are
+ * required for script sinks, and no policy may be created: the page never turns
+ * strings into code or markup.
  */
-export const contentSecurityPolicy = {
-  'default-src': ["'self'"],
-  'img-src': ["'self'", 'blob:', 'data:', 'http:', 'https:'],
-  'connect-src': ["'self'", 'ws:', 'wss:', 'http:', 'https:'],
-  'object-src': ["'none'"],
-  'base-uri': ["'self'"],
-  'frame-ancestors': ["'none'"],
-} as const;
+export function contentSecurityPolicy({ self, files }: PageOrigins): Record<string, string[]> {
+  const socket = self.replace(/^http/, 'ws');
+  return {
+    'default-src': ["'self'"],
+    'script-src': ["'self'"],
+    'style-src': ["'self'"],
+    'img-src': ["'self'", files],
+    'connect-src': ["'self'", socket, files],
+    'object-src': ["'none'"],
+    'base-uri': ["'none'"],
+    'form-action': ["'self'"],
+    'frame-ancestors': ["'none'"],
+    'require-trusted-types-for': ["'script'"],
+    'trusted-types': ["'none'"],
+  };
+}
+
+export interface StaticOptions {
+  secure: boolean;
+  origins: PageOrigins;
+  /** The built page; tests serve one built elsewhere. */
+  root?: string;
+}
 
 /**
- * Serves the chat page from `public/` and sets security headers on every response.
- * Every file is served with `no-cache` (revalidated by ETag): the page is a graph of
- * unversioned ES modules, and a cached `app.js` next to a fresh `chat-client.js`
- * after a deploy would break the page in ways no reload fixes.
+ * Serves the built chat page and sets security headers on every response. Hashed
+ * assets are cached for a year as immutable; everything else (index.html above all)
+ * is revalidated on every load, so a deploy reaches every tab on its next load.
  */
-export default fp<{ secure: boolean }>(
-  async (app, { secure }) => {
+export default fp<StaticOptions>(
+  async (app, { secure, origins, root = pageDir }) => {
     await app.register(helmet, {
       global: true,
-      contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy },
+      contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy(origins) },
       // HSTS over plain http is ignored by browsers and would be wrong to promise locally.
       strictTransportSecurity: secure ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
       // Sign-in and sign-out leave for the identity provider and come back; keep the referrer policy strict.
       referrerPolicy: { policy: 'same-origin' },
     });
 
+    const index = path.join(root, 'index.html');
+    if (!existsSync(index)) {
+      // The API and sockets still work (tests use them without a page); whoever opens the page learns why it is missing.
+      const why = `The chat page is not built (no ${index}): run "npm run build" (npm start builds it too).`;
+      app.log.warn(why);
+      app.get('/', async (_request, reply) => reply.code(503).header('cache-control', 'no-store').type('text/plain').send(why));
+      return;
+    }
     await app.register(fastifyStatic, {
-      root: publicDir,
+      root,
       prefix: '/',
       index: 'index.html',
       wildcard: true,
@@ -51,10 +87,8 @@ export default fp<{ secure: boolean }>(
       etag: true,
       lastModified: true,
       dotfiles: 'ignore',
-      // The type declarations next to the modules exist for the TypeScript tests, not for browsers.
-      allowedPath: (pathName) => !pathName.endsWith('.d.ts'),
-      setHeaders: (reply) => {
-        reply.header('cache-control', 'no-cache');
+      setHeaders: (reply, filePath) => {
+        reply.header('cache-control', HASHED_ASSET.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
       },
     });
   },

@@ -9,8 +9,29 @@
  * After the ack it stays `sent` until the chat's timeline shows its seq.
  */
 
+import type { ClientFrame, ErrorInfo, FileInfo } from './wire.js';
+
+export interface OutboxEntry {
+  clientMsgId: string;
+  chatId: string;
+  text?: string | undefined;
+  fileKey?: string | undefined;
+  file?: Omit<FileInfo, 'key'> | undefined;
+  status: 'pending' | 'sent' | 'failed';
+  seq: number | null;
+  createdAt: number | null;
+  error: ErrorInfo | null;
+  writtenAt: number;
+}
+
+export interface OutboxContent {
+  text?: string | undefined;
+  fileKey?: string | undefined;
+  file?: Omit<FileInfo, 'key'> | undefined;
+}
+
 /** A fresh id matching the protocol's `^[A-Za-z0-9_-]{1,64}$`. */
-export function newClientMsgId() {
+export function newClientMsgId(): string {
   const bytes = new Uint8Array(16);
   // getRandomValues works on plain-http pages too, where randomUUID does not exist.
   globalThis.crypto.getRandomValues(bytes);
@@ -18,17 +39,18 @@ export function newClientMsgId() {
 }
 
 export class Outbox {
-  /** @param {{ newId?: () => string, now?: () => number }} [options] */
-  constructor({ newId = newClientMsgId, now = Date.now } = {}) {
+  private readonly newId: () => string;
+  private readonly now: () => number;
+  /** In the order the user wrote them. */
+  private readonly entries = new Map<string, OutboxEntry>();
+
+  constructor({ newId = newClientMsgId, now = Date.now }: { newId?: () => string; now?: () => number } = {}) {
     this.newId = newId;
     this.now = now;
-    /** @type {Map<string, any>} in the order the user wrote them */
-    this.entries = new Map();
   }
 
-  /** @param {string} chatId @param {{ text?: string, fileKey?: string, file?: any }} content */
-  add(chatId, content) {
-    const entry = {
+  add(chatId: string, content: OutboxContent): OutboxEntry {
+    const entry: OutboxEntry = {
       clientMsgId: this.newId(),
       chatId,
       text: content.text,
@@ -44,28 +66,33 @@ export class Outbox {
     return entry;
   }
 
-  get(clientMsgId) {
+  get(clientMsgId: string): OutboxEntry | undefined {
     return this.entries.get(clientMsgId);
   }
 
   /** The `send` frame for an entry; `id` echoes the clientMsgId so errors find their way back. */
-  frameFor(entry) {
-    const frame = { type: 'send', id: entry.clientMsgId, chatId: entry.chatId, clientMsgId: entry.clientMsgId };
+  frameFor(entry: OutboxEntry): ClientFrame & { type: 'send' } {
+    const frame: ClientFrame & { type: 'send' } = {
+      type: 'send',
+      id: entry.clientMsgId,
+      chatId: entry.chatId,
+      clientMsgId: entry.clientMsgId,
+    };
     if (entry.fileKey) frame.fileKey = entry.fileKey;
     else frame.text = entry.text;
     return frame;
   }
 
   /** Entries still waiting for an ack, oldest first. */
-  unacked() {
+  unacked(): OutboxEntry[] {
     return [...this.entries.values()].filter((entry) => entry.status === 'pending');
   }
 
-  forChat(chatId) {
+  forChat(chatId: string): OutboxEntry[] {
     return [...this.entries.values()].filter((entry) => entry.chatId === chatId);
   }
 
-  ack(clientMsgId, seq, createdAt) {
+  ack(clientMsgId: string, seq: number, createdAt: number): OutboxEntry | undefined {
     const entry = this.entries.get(clientMsgId);
     if (!entry) return undefined;
     entry.status = 'sent';
@@ -75,7 +102,7 @@ export class Outbox {
     return entry;
   }
 
-  fail(clientMsgId, error) {
+  fail(clientMsgId: string, error: ErrorInfo): OutboxEntry | undefined {
     const entry = this.entries.get(clientMsgId);
     if (!entry || entry.status === 'sent') return undefined;
     entry.status = 'failed';
@@ -84,7 +111,7 @@ export class Outbox {
   }
 
   /** Back to pending, same clientMsgId: a retry the server can recognise. */
-  retry(clientMsgId) {
+  retry(clientMsgId: string): OutboxEntry | undefined {
     const entry = this.entries.get(clientMsgId);
     if (!entry || entry.status !== 'failed') return undefined;
     entry.status = 'pending';
@@ -92,19 +119,19 @@ export class Outbox {
     return entry;
   }
 
-  remove(clientMsgId) {
+  remove(clientMsgId: string): boolean {
     return this.entries.delete(clientMsgId);
   }
 
-  removeChat(chatId) {
+  removeChat(chatId: string): void {
     for (const entry of this.forChat(chatId)) this.entries.delete(entry.clientMsgId);
   }
 
   /** Drops acked entries the timeline now shows (`isShown(seq)`). */
-  settle(chatId, isShown) {
+  settle(chatId: string, isShown: (seq: number) => boolean): number {
     let settled = 0;
     for (const entry of this.forChat(chatId)) {
-      if (entry.status === 'sent' && isShown(entry.seq)) {
+      if (entry.status === 'sent' && entry.seq !== null && isShown(entry.seq)) {
         this.entries.delete(entry.clientMsgId);
         settled += 1;
       }

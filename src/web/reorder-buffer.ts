@@ -10,33 +10,37 @@
  * Until the first history page arrives (`lastSeq === null`) the chat has no base:
  * live messages are kept but not shown, and no gap is chased.
  */
-const realTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-};
+import { realTimers, type TimerId, type Timers } from './timers.js';
+import type { Message } from './wire.js';
+
+export interface ChatTimelineOptions {
+  onGap: (lastSeq: number) => void;
+  gapWaitMs?: number;
+  timers?: Timers;
+}
 
 export class ChatTimeline {
-  /**
-   * @param {{ onGap: (lastSeq: number) => void, gapWaitMs?: number, timers?: { setTimeout: Function, clearTimeout: Function } }} options
-   */
-  constructor({ onGap, gapWaitMs = 1000, timers = realTimers }) {
+  private readonly onGap: (lastSeq: number) => void;
+  private readonly gapWaitMs: number;
+  private readonly timers: Timers;
+  /** Every message known, shown or held. */
+  readonly bySeq = new Map<number, Message>();
+  lastSeq: number | null = null;
+  hasMore = true;
+  private gapTimer: TimerId | null = null;
+
+  constructor({ onGap, gapWaitMs = 1000, timers = realTimers }: ChatTimelineOptions) {
     this.onGap = onGap;
     this.gapWaitMs = gapWaitMs;
     this.timers = timers;
-    /** @type {Map<number, any>} every message known, shown or held */
-    this.bySeq = new Map();
-    /** @type {number | null} */
-    this.lastSeq = null;
-    this.hasMore = true;
-    this.gapTimer = null;
   }
 
-  get loaded() {
+  get loaded(): boolean {
     return this.lastSeq !== null;
   }
 
   /** Adds a live or synced message; returns false when that seq is already known. */
-  add(message) {
+  add(message: Message): boolean {
     if (this.bySeq.has(message.seq)) return false;
     this.bySeq.set(message.seq, message);
     this.advance();
@@ -44,16 +48,16 @@ export class ChatTimeline {
   }
 
   /** The newest page of history: it becomes the base the chat is complete from. */
-  setBase(messages, hasMore) {
+  setBase(messages: readonly Message[], hasMore: boolean): void {
     for (const message of messages) if (!this.bySeq.has(message.seq)) this.bySeq.set(message.seq, message);
-    const newest = messages.length > 0 ? messages[messages.length - 1].seq : 0;
+    const newest = messages.at(-1)?.seq ?? 0;
     this.lastSeq = Math.max(this.lastSeq ?? 0, newest);
     this.hasMore = hasMore;
     this.advance();
   }
 
   /** An older page (below what is shown); returns how many messages were new. */
-  addOlder(messages, hasMore) {
+  addOlder(messages: readonly Message[], hasMore: boolean): number {
     let added = 0;
     for (const message of messages) {
       if (this.bySeq.has(message.seq)) continue;
@@ -70,14 +74,14 @@ export class ChatTimeline {
    * `serverLastSeq` except what it sent, so what is still missing there is a hole
    * (a seq allocated and never written), not something to wait for.
    */
-  acceptThrough(serverLastSeq) {
+  acceptThrough(serverLastSeq: number): void {
     if (this.lastSeq === null) return;
     if (serverLastSeq > this.lastSeq) this.lastSeq = serverLastSeq;
     this.advance();
   }
 
   /** Forgets everything (the chat is reloaded from history). */
-  reset() {
+  reset(): void {
     this.cancelGapTimer();
     this.bySeq.clear();
     this.lastSeq = null;
@@ -85,15 +89,16 @@ export class ChatTimeline {
   }
 
   /** Messages to show, ascending by seq. */
-  shown() {
-    if (this.lastSeq === null) return [];
-    const seqs = [...this.bySeq.keys()].filter((seq) => seq <= this.lastSeq).sort((a, b) => a - b);
-    return seqs.map((seq) => this.bySeq.get(seq));
+  shown(): Message[] {
+    const lastSeq = this.lastSeq;
+    if (lastSeq === null) return [];
+    const seqs = [...this.bySeq.keys()].filter((seq) => seq <= lastSeq).sort((a, b) => a - b);
+    return seqs.map((seq) => this.bySeq.get(seq)!);
   }
 
   /** The lowest seq shown: the `before` cursor of the next older page. */
-  oldestSeq() {
-    let oldest = null;
+  oldestSeq(): number | null {
+    let oldest: number | null = null;
     for (const seq of this.bySeq.keys()) {
       if (this.lastSeq !== null && seq <= this.lastSeq && (oldest === null || seq < oldest)) oldest = seq;
     }
@@ -101,25 +106,25 @@ export class ChatTimeline {
   }
 
   /** How many messages wait above a gap. */
-  heldCount() {
+  heldCount(): number {
     if (this.lastSeq === null) return this.bySeq.size;
     let held = 0;
     for (const seq of this.bySeq.keys()) if (seq > this.lastSeq) held += 1;
     return held;
   }
 
-  dispose() {
+  dispose(): void {
     this.cancelGapTimer();
   }
 
-  advance() {
+  private advance(): void {
     if (this.lastSeq === null) return;
     while (this.bySeq.has(this.lastSeq + 1)) this.lastSeq += 1;
     if (this.heldCount() > 0) this.startGapTimer();
     else this.cancelGapTimer();
   }
 
-  startGapTimer() {
+  private startGapTimer(): void {
     if (this.gapTimer !== null) return;
     this.gapTimer = this.timers.setTimeout(() => {
       this.gapTimer = null;
@@ -127,7 +132,7 @@ export class ChatTimeline {
     }, this.gapWaitMs);
   }
 
-  cancelGapTimer() {
+  private cancelGapTimer(): void {
     if (this.gapTimer === null) return;
     this.timers.clearTimeout(this.gapTimer);
     this.gapTimer = null;

@@ -14,8 +14,26 @@
  *
  * How it recovers from what the network and the bus lose is described in docs/client.md.
  */
+import { CloseCode, isTerminalClose } from '../shared/close-codes.js';
+import { previewOf } from '../shared/preview.js';
+import { SYNC_MAX_CHATS } from '../shared/frames.js';
 import { ChatTimeline } from './reorder-buffer.js';
-import { Outbox, newClientMsgId } from './outbox.js';
+import { Outbox, newClientMsgId, type OutboxContent, type OutboxEntry } from './outbox.js';
+import { realTimers, type TimerId, type Timers } from './timers.js';
+import type {
+  ChatSummary,
+  ClientFrame,
+  ClientLimits,
+  ErrorInfo,
+  FileInfo,
+  Member,
+  Message,
+  PublicUser,
+  QuotaSummary,
+  ServerFrame,
+} from './wire.js';
+
+export { isTerminalClose };
 
 export const defaultSettings = Object.freeze({
   /** How long a message above a gap is held before asking the server to sync. */
@@ -35,37 +53,98 @@ export const defaultSettings = Object.freeze({
   historyPageSize: 50,
 });
 
-const realTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-};
+export type Settings = { -readonly [K in keyof typeof defaultSettings]: number };
 
-/** 4500-4999 close codes are terminal: reconnecting would not help. */
-export function isTerminalClose(code) {
-  return code >= 4500 && code <= 4999;
+/** The parts of a browser WebSocket the client uses. */
+export interface SocketLike {
+  onopen: ((event?: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null;
+  onerror: ((event?: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
 }
-export const SESSION_ENDED = 4501;
+
+export type ConnectionState = 'idle' | 'connecting' | 'online' | 'offline' | 'signed-out' | 'stopped';
+
+export const SESSION_ENDED = CloseCode.sessionEnded;
+
+interface TypingEntry {
+  username: string;
+  timer: TimerId;
+}
+
+export interface ChatState {
+  chatId: string;
+  summary: ChatSummary;
+  timeline: ChatTimeline;
+  /** Which history request is out, if any. */
+  loading: 'latest' | 'older' | null;
+  /** The newest page is wanted (the chat was opened, or reset) and has not arrived. */
+  wantsBase: boolean;
+  /** The reader's read position when the chat was last opened: where the "new messages" line goes. */
+  readSeqAtOpen: number | null;
+  typing: Map<string, TypingEntry>;
+  typingSentAt: number;
+  typingTimer: TimerId | null;
+  readSent: number;
+  readPending: number;
+  readTimer: TimerId | null;
+}
+
+export type MessageStatus = 'delivered' | 'pending' | 'sent' | 'failed';
+
+export interface DisplayMessage {
+  /** Stable across pending -> sent -> delivered, so the page updates one element in place. */
+  key: string;
+  clientMsgId?: string | undefined;
+  seq: number | null;
+  senderId: string;
+  senderName: string;
+  mine: boolean;
+  kind: 'text' | 'file';
+  text?: string | undefined;
+  file?: Partial<FileInfo> | undefined;
+  createdAt: number;
+  status: MessageStatus;
+  error: ErrorInfo | null;
+}
+
+export interface ClientEvents {
+  connection: [state: ConnectionState];
+  me: [me: PublicUser | null];
+  quota: [quota: QuotaSummary | null];
+  presence: [userId?: string];
+  chats: [];
+  messages: [chatId: string, change: { older: boolean }];
+  typing: [chatId: string];
+  'chat-removed': [chatId: string];
+  'unknown-chat': [chatId: string];
+  'connect-failed': [info: { attempt: number }];
+  notice: [notice: { code: string; message: string }];
+  'signed-out': [];
+}
+
+type Listener<K extends keyof ClientEvents> = (...args: ClientEvents[K]) => void;
 
 /** Full jitter on the upper half: delays spread out, yet grow with each failure up to the cap. */
-export function reconnectDelay(attempt, { reconnectBaseMs, reconnectMaxMs }, random = Math.random) {
+export function reconnectDelay(
+  attempt: number,
+  { reconnectBaseMs, reconnectMaxMs }: Pick<Settings, 'reconnectBaseMs' | 'reconnectMaxMs'>,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(reconnectMaxMs, reconnectBaseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-export function previewOf(message) {
-  if (message.kind === 'file' || message.file) return `File: ${message.file?.name ?? 'attachment'}`;
-  const text = (message.text ?? '').replace(/\s+/g, ' ').trim();
-  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
-}
-
-function formatWhen(epochMs, now = Date.now()) {
+function formatWhen(epochMs: number, now = Date.now()): string {
   const when = new Date(epochMs);
   const time = when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   return when.toDateString() === new Date(now).toDateString() ? `at ${time}` : `on ${when.toLocaleDateString()} at ${time}`;
 }
 
 /** The sentence shown under a message the server refused. */
-export function describeSendError(error, now = Date.now()) {
+export function describeSendError(error: ErrorInfo | null | undefined, now = Date.now()): string {
   const details = error?.details ?? {};
   if (error?.code === 'quota_exceeded' && typeof details.resetsAt === 'number') {
     const limit = typeof details.limit === 'number' ? `${details.limit} ` : '';
@@ -74,68 +153,90 @@ export function describeSendError(error, now = Date.now()) {
   return error?.message || 'Not sent';
 }
 
-function messageKey(message) {
+export interface ChatClientOptions {
+  url: string;
+  createSocket?: (url: string) => SocketLike;
+  timers?: Timers;
+  now?: () => number;
+  random?: () => number;
+  newClientMsgId?: () => string;
+  settings?: Partial<Settings>;
+}
+
+function messageKey(message: { clientMsgId?: string | undefined; senderId: string; seq: number | null }): string {
   return message.clientMsgId ? `c:${message.senderId}:${message.clientMsgId}` : `s:${message.seq}`;
 }
 
+function placeholderSummary(chatId: string): ChatSummary {
+  return {
+    chatId,
+    kind: 'group',
+    title: 'New chat',
+    createdBy: '',
+    members: [],
+    lastSeq: 0,
+    readSeq: 0,
+    unread: 0,
+    readPositions: {},
+    updatedAt: 0,
+  };
+}
+
 export class ChatClient {
-  /**
-   * @param {{
-   *   url: string,
-   *   createSocket?: (url: string) => any,
-   *   timers?: { setTimeout: Function, clearTimeout: Function },
-   *   now?: () => number,
-   *   random?: () => number,
-   *   newClientMsgId?: () => string,
-   *   settings?: Partial<typeof defaultSettings>,
-   * }} options
-   */
-  constructor(options) {
+  readonly url: string;
+  readonly settings: Settings;
+  readonly outbox: Outbox;
+  readonly chats = new Map<string, ChatState>();
+  readonly presence = new Map<string, boolean>();
+  me: PublicUser | null = null;
+  quota: QuotaSummary | null = null;
+  /** What the deployment enforces, from `hello`; null until the first one. */
+  limits: ClientLimits | null = null;
+  activeChatId: string | null = null;
+  connection: ConnectionState = 'idle';
+  attempt = 0;
+  /** When the next reconnect attempt starts (epoch ms), while offline. */
+  nextAttemptAt: number | null = null;
+
+  private readonly createSocket: (url: string) => SocketLike;
+  private readonly timers: Timers;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>();
+  private visible = true;
+  private socket: SocketLike | null = null;
+  private opened = false;
+  private ready = false;
+  private stopped = false;
+  private reconnectTimer: TimerId | null = null;
+  private pingTimer: TimerId | null = null;
+  private pongTimer: TimerId | null = null;
+  private frameCounter = 0;
+  private readonly pendingHistory = new Map<string, { chatId: string; kind: 'latest' | 'older' }>();
+
+  constructor(options: ChatClientOptions) {
     this.url = options.url;
-    this.createSocket = options.createSocket ?? ((url) => new WebSocket(url));
+    this.createSocket = options.createSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
     this.timers = options.timers ?? realTimers;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.settings = { ...defaultSettings, ...options.settings };
     this.outbox = new Outbox({ newId: options.newClientMsgId ?? newClientMsgId, now: this.now });
-
-    this.listeners = new Map();
-    /** @type {Map<string, any>} chatId -> chat state */
-    this.chats = new Map();
-    /** @type {Map<string, boolean>} */
-    this.presence = new Map();
-    this.me = null;
-    this.quota = null;
-    this.activeChatId = null;
-    this.visible = true;
-
-    this.connection = 'idle';
-    this.socket = null;
-    this.opened = false;
-    this.ready = false;
-    this.stopped = false;
-    this.attempt = 0;
-    this.nextAttemptAt = null;
-    this.reconnectTimer = null;
-    this.pingTimer = null;
-    this.pongTimer = null;
-    this.frameCounter = 0;
-    /** @type {Map<string, { chatId: string, kind: 'latest' | 'older' }>} */
-    this.pendingHistory = new Map();
   }
 
   // ---------- events ----------
 
-  on(type, listener) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type).add(listener);
-    return () => this.listeners.get(type)?.delete(listener);
+  on<K extends keyof ClientEvents>(type: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(listener as (...args: never[]) => void);
+    return () => set.delete(listener as (...args: never[]) => void);
   }
 
-  emit(type, ...args) {
+  private emit<K extends keyof ClientEvents>(type: K, ...args: ClientEvents[K]): void {
     for (const listener of this.listeners.get(type) ?? []) {
       try {
-        listener(...args);
+        (listener as Listener<K>)(...args);
       } catch (err) {
         // A broken listener must not stop frame processing; rethrow outside it so it still surfaces.
         queueMicrotask(() => {
@@ -147,19 +248,19 @@ export class ChatClient {
 
   // ---------- connection ----------
 
-  start() {
+  start(): void {
     this.stopped = false;
     if (this.socket) return;
     this.connect();
   }
 
   /** Closes for good (sign-out, page leaving). */
-  stop() {
+  stop(): void {
     this.stopped = true;
     this.clearReconnectTimer();
     const socket = this.detachSocket();
     try {
-      socket?.close(1000, 'bye');
+      socket?.close(CloseCode.normal, 'bye');
     } catch {
       // already closed
     }
@@ -167,16 +268,16 @@ export class ChatClient {
   }
 
   /** Skips the backoff wait (the browser came back online, the tab became visible). */
-  reconnectNow() {
+  reconnectNow(): void {
     if (this.connection !== 'offline' || this.stopped) return;
     this.clearReconnectTimer();
     this.connect();
   }
 
-  connect() {
+  private connect(): void {
     this.clearReconnectTimer();
     this.setConnection('connecting');
-    let socket;
+    let socket: SocketLike;
     try {
       socket = this.createSocket(this.url);
     } catch {
@@ -204,7 +305,7 @@ export class ChatClient {
     socket.onerror = () => {};
   }
 
-  detachSocket() {
+  private detachSocket(): SocketLike | null {
     const socket = this.socket;
     if (socket) {
       socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
@@ -219,9 +320,13 @@ export class ChatClient {
     return socket;
   }
 
-  onClosed(code, wasOpen) {
+  /**
+   * 4501 ends the session: sign in again. Other terminal codes stop. Everything else,
+   * an abrupt close (1006) and a draining server (1001, 1012) included, reconnects and syncs.
+   */
+  private onClosed(code: number, wasOpen: boolean): void {
     if (this.stopped) return;
-    if (code === SESSION_ENDED) {
+    if (code === CloseCode.sessionEnded) {
       this.stopped = true;
       this.setConnection('signed-out');
       this.emit('signed-out');
@@ -237,30 +342,32 @@ export class ChatClient {
     this.scheduleReconnect();
   }
 
-  scheduleReconnect() {
+  private scheduleReconnect(): void {
     const delay = reconnectDelay(this.attempt, this.settings, this.random);
     this.attempt += 1;
     this.nextAttemptAt = this.now() + delay;
     this.setConnection('offline');
+    // Listeners show "reconnecting in N s"; tell them the new deadline even if the state was already offline.
+    this.emit('connection', this.connection);
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();
     }, delay);
   }
 
-  clearReconnectTimer() {
+  private clearReconnectTimer(): void {
     if (this.reconnectTimer !== null) this.timers.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.nextAttemptAt = null;
   }
 
-  setConnection(state) {
+  private setConnection(state: ConnectionState): void {
     if (this.connection === state) return;
     this.connection = state;
     this.emit('connection', state);
   }
 
-  schedulePing() {
+  private schedulePing(): void {
     this.pingTimer = this.timers.setTimeout(() => {
       this.pingTimer = null;
       if (!this.socket) return;
@@ -270,25 +377,25 @@ export class ChatClient {
     }, this.settings.pingIntervalMs);
   }
 
-  stopHeartbeat() {
+  private stopHeartbeat(): void {
     if (this.pingTimer !== null) this.timers.clearTimeout(this.pingTimer);
     if (this.pongTimer !== null) this.timers.clearTimeout(this.pongTimer);
     this.pingTimer = this.pongTimer = null;
   }
 
   /** No pong in time: a half-open TCP link can stay "open" for minutes; do not wait for it to say so. */
-  onDeadLink() {
+  private onDeadLink(): void {
     this.pongTimer = null;
     const socket = this.detachSocket();
     try {
-      socket?.close(4000, 'no pong');
+      socket?.close(CloseCode.setupFailed, 'no pong');
     } catch {
       // nothing to close
     }
-    this.onClosed(4000, true);
+    this.onClosed(CloseCode.setupFailed, true);
   }
 
-  sendFrame(frame) {
+  private sendFrame(frame: ClientFrame): boolean {
     if (!this.socket || !this.opened) return false;
     try {
       this.socket.send(JSON.stringify(frame));
@@ -300,10 +407,10 @@ export class ChatClient {
 
   // ---------- incoming frames ----------
 
-  onText(text) {
-    let frame;
+  private onText(text: unknown): void {
+    let frame: ServerFrame;
     try {
-      frame = JSON.parse(typeof text === 'string' ? text : String(text));
+      frame = JSON.parse(typeof text === 'string' ? text : String(text)) as ServerFrame;
     } catch {
       return;
     }
@@ -315,7 +422,7 @@ export class ChatClient {
     this.handleFrame(frame);
   }
 
-  handleFrame(frame) {
+  private handleFrame(frame: ServerFrame): void {
     switch (frame?.type) {
       case 'hello':
         return this.onHello(frame);
@@ -349,11 +456,12 @@ export class ChatClient {
     }
   }
 
-  onHello(frame) {
+  private onHello(frame: ServerFrame & { type: 'hello' }): void {
     this.ready = true;
     this.attempt = 0;
     this.me = frame.user;
     this.quota = frame.quota ?? this.quota;
+    this.limits = frame.limits ?? this.limits;
     // The server sends presence for online members right after hello; what we knew is stale.
     this.presence.clear();
     this.applySummaries(frame.chats ?? [], { complete: true });
@@ -377,7 +485,7 @@ export class ChatClient {
     }
   }
 
-  onMessage(message) {
+  private onMessage(message: Message | undefined): void {
     if (!message || typeof message.seq !== 'number') return;
     let chat = this.chats.get(message.chatId);
     if (!chat) {
@@ -390,11 +498,11 @@ export class ChatClient {
     this.afterTimelineChange(chat);
   }
 
-  onAck(frame) {
+  private onAck(frame: ServerFrame & { type: 'ack' }): void {
     const entry = this.outbox.ack(frame.clientMsgId, frame.seq, frame.createdAt);
     const chat = this.chats.get(frame.chatId);
     if (!entry || !chat) return;
-    const message = {
+    const message: Message = {
       chatId: frame.chatId,
       seq: frame.seq,
       senderId: this.me?.userId ?? '',
@@ -417,7 +525,7 @@ export class ChatClient {
     this.afterTimelineChange(chat);
   }
 
-  onSynced(frame) {
+  private onSynced(frame: ServerFrame & { type: 'synced' }): void {
     const chat = this.chats.get(frame.chatId);
     if (!chat) return;
     for (const message of frame.messages ?? []) {
@@ -430,7 +538,7 @@ export class ChatClient {
     this.afterTimelineChange(chat);
   }
 
-  onHistory(frame) {
+  private onHistory(frame: ServerFrame & { type: 'history' }): void {
     const request = frame.id !== undefined ? this.pendingHistory.get(frame.id) : undefined;
     if (frame.id !== undefined) this.pendingHistory.delete(frame.id);
     const chat = this.chats.get(frame.chatId);
@@ -441,7 +549,7 @@ export class ChatClient {
     if (kind === 'latest') {
       chat.wantsBase = false;
       chat.timeline.setBase(messages, Boolean(frame.hasMore));
-      const newest = messages[messages.length - 1];
+      const newest = messages.at(-1);
       if (newest) this.noteActivity(chat, newest);
     } else {
       chat.timeline.addOlder(messages, Boolean(frame.hasMore));
@@ -449,9 +557,9 @@ export class ChatClient {
     this.afterTimelineChange(chat, { older: kind === 'older' });
   }
 
-  onResync(frame) {
+  private onResync(frame: ServerFrame & { type: 'resync' }): void {
     const targets = frame.chatId
-      ? [this.chats.get(frame.chatId)].filter(Boolean)
+      ? [this.chats.get(frame.chatId)].filter((chat): chat is ChatState => chat !== undefined)
       : [...this.chats.values()].filter((chat) => chat.timeline.loaded);
     if (frame.reason === 'too_far_behind') {
       // Too much was missed to replay: start the chat again from its newest page.
@@ -468,7 +576,7 @@ export class ChatClient {
     this.syncChats(targets.filter((chat) => chat.timeline.loaded));
   }
 
-  onTyping(frame) {
+  private onTyping(frame: ServerFrame & { type: 'typing' }): void {
     if (frame.userId === this.me?.userId) return;
     const chat = this.chats.get(frame.chatId);
     if (!chat) return;
@@ -479,7 +587,7 @@ export class ChatClient {
     this.emit('typing', chat.chatId);
   }
 
-  onReceipt(frame) {
+  private onReceipt(frame: ServerFrame & { type: 'receipt' }): void {
     const chat = this.chats.get(frame.chatId);
     if (!chat) return;
     const summary = chat.summary;
@@ -493,7 +601,7 @@ export class ChatClient {
     this.emit('messages', chat.chatId, { older: false });
   }
 
-  onChatChange(frame) {
+  private onChatChange(frame: ServerFrame & { type: 'chat' }): void {
     if (frame.change === 'removed') {
       this.removeChat(frame.chat.chatId);
       return;
@@ -503,16 +611,17 @@ export class ChatClient {
     if (this.chats.has(frame.chat.chatId)) this.emit('messages', frame.chat.chatId, { older: false });
   }
 
-  onError(frame) {
+  private onError(frame: ServerFrame & { type: 'error' }): void {
     const details = frame.details ?? {};
-    const clientMsgId = (frame.id && this.outbox.get(frame.id) ? frame.id : undefined) ?? details.clientMsgId;
+    const idFromDetails = typeof details.clientMsgId === 'string' ? details.clientMsgId : undefined;
+    const clientMsgId = (frame.id && this.outbox.get(frame.id) ? frame.id : undefined) ?? idFromDetails;
     const entry = clientMsgId ? this.outbox.fail(clientMsgId, { code: frame.code, message: frame.message, details }) : undefined;
     if (entry) {
       this.emit('messages', entry.chatId, { older: false });
       return;
     }
     const request = frame.id ? this.pendingHistory.get(frame.id) : undefined;
-    if (request) {
+    if (request && frame.id) {
       this.pendingHistory.delete(frame.id);
       const chat = this.chats.get(request.chatId);
       if (chat) chat.loading = null;
@@ -530,20 +639,19 @@ export class ChatClient {
 
   // ---------- chat state ----------
 
-  addChat(summary) {
+  private addChat(summary: ChatSummary): ChatState {
     const chatId = summary.chatId;
-    const chat = {
+    const chat: ChatState = {
       chatId,
-      summary: { readPositions: {}, ...summary },
+      summary: { ...summary, readPositions: summary.readPositions ?? {} },
       timeline: new ChatTimeline({
         gapWaitMs: this.settings.gapWaitMs,
         timers: this.timers,
         onGap: () => this.syncChats([chat]),
       }),
-      /** 'latest' | 'older' while a history request is out */
       loading: null,
-      /** The newest page is wanted (the chat was opened, or reset) and has not arrived. */
       wantsBase: false,
+      readSeqAtOpen: null,
       typing: new Map(),
       typingSentAt: -Infinity,
       typingTimer: null,
@@ -560,8 +668,8 @@ export class ChatClient {
    * message than the summary was built from). `complete` means the list is every
    * chat the user is in: the ones missing from it were left while we were away.
    */
-  applySummaries(summaries, { complete }) {
-    const seen = new Set();
+  private applySummaries(summaries: readonly ChatSummary[], { complete }: { complete: boolean }): void {
+    const seen = new Set<string>();
     for (const incoming of summaries) {
       seen.add(incoming.chatId);
       const chat = this.chats.get(incoming.chatId);
@@ -570,7 +678,7 @@ export class ChatClient {
         continue;
       }
       const known = chat.summary;
-      const next = { readPositions: {}, ...incoming };
+      const next: ChatSummary = { ...incoming, readPositions: incoming.readPositions ?? {} };
       if (known.lastSeq > next.lastSeq) {
         next.lastSeq = known.lastSeq;
         next.lastMessage = known.lastMessage;
@@ -584,19 +692,19 @@ export class ChatClient {
   }
 
   /** The list fetched over HTTP (GET /api/chats): complete, like the one in hello. */
-  setChats(summaries) {
+  setChats(summaries: readonly ChatSummary[]): void {
     this.applySummaries(summaries, { complete: true });
     this.emit('chats');
   }
 
   /** One chat learned over HTTP (created, member added). */
-  upsertChat(summary) {
+  upsertChat(summary: ChatSummary): ChatState | undefined {
     this.applySummaries([summary], { complete: false });
     this.emit('chats');
     return this.chats.get(summary.chatId);
   }
 
-  removeChat(chatId) {
+  removeChat(chatId: string): void {
     const chat = this.chats.get(chatId);
     if (!chat) return;
     chat.timeline.dispose();
@@ -611,18 +719,24 @@ export class ChatClient {
   }
 
   /** Keeps the summary (list order, preview, unread) in step with a message we just learned of. */
-  noteActivity(chat, message) {
+  private noteActivity(chat: ChatState, message: Message): void {
     const summary = chat.summary;
     if (message.seq <= summary.lastSeq) return; // the summary already counts it
     summary.lastSeq = message.seq;
-    summary.lastMessage = { seq: message.seq, senderId: message.senderId, preview: previewOf(message), at: message.createdAt };
-    summary.updatedAt = Math.max(summary.updatedAt ?? 0, message.createdAt ?? 0);
+    const at = message.createdAt ?? this.now();
+    summary.lastMessage = {
+      seq: message.seq,
+      senderId: message.senderId,
+      preview: previewOf({ text: message.text, fileName: message.file?.name }),
+      at,
+    };
+    summary.updatedAt = Math.max(summary.updatedAt ?? 0, at);
     if (message.senderId !== this.me?.userId && message.seq > summary.readSeq && !this.isReading(chat)) {
       summary.unread = (summary.unread ?? 0) + 1;
     }
   }
 
-  afterTimelineChange(chat, { older = false } = {}) {
+  private afterTimelineChange(chat: ChatState, { older = false } = {}): void {
     const timeline = chat.timeline;
     this.outbox.settle(chat.chatId, (seq) => timeline.lastSeq !== null && seq <= timeline.lastSeq && timeline.bySeq.has(seq));
     this.emit('messages', chat.chatId, { older });
@@ -630,13 +744,14 @@ export class ChatClient {
     this.maybeMarkRead(chat);
   }
 
-  syncChats(chats) {
-    const entries = chats.filter((chat) => chat.timeline.loaded).map((chat) => ({ chatId: chat.chatId, lastSeq: chat.timeline.lastSeq }));
-    // The protocol caps one sync at 1000 chats.
-    for (let i = 0; i < entries.length; i += 1000) this.sendFrame({ type: 'sync', chats: entries.slice(i, i + 1000) });
+  private syncChats(chats: readonly ChatState[]): void {
+    const entries = chats.flatMap((chat) =>
+      chat.timeline.lastSeq === null ? [] : [{ chatId: chat.chatId, lastSeq: chat.timeline.lastSeq }],
+    );
+    for (let i = 0; i < entries.length; i += SYNC_MAX_CHATS) this.sendFrame({ type: 'sync', chats: entries.slice(i, i + SYNC_MAX_CHATS) });
   }
 
-  requestLatest(chat) {
+  private requestLatest(chat: ChatState): void {
     chat.wantsBase = true;
     if (!this.ready || chat.loading === 'latest') return;
     const id = `h${++this.frameCounter}`;
@@ -646,7 +761,7 @@ export class ChatClient {
   }
 
   /** Asks for the page before the oldest message shown; false when there is none or one is on its way. */
-  loadOlder(chatId) {
+  loadOlder(chatId: string): boolean {
     const chat = this.chats.get(chatId);
     if (!chat || !chat.timeline.loaded || !chat.timeline.hasMore || chat.loading || !this.ready) return false;
     const before = chat.timeline.oldestSeq();
@@ -661,14 +776,14 @@ export class ChatClient {
     return true;
   }
 
-  isReading(chat) {
+  private isReading(chat: ChatState): boolean {
     return this.activeChatId === chat.chatId && this.visible && chat.timeline.loaded;
   }
 
   /** Reports the newest shown seq as read, at most once per `readThrottleMs`, the last value always sent. */
-  maybeMarkRead(chat) {
+  private maybeMarkRead(chat: ChatState): void {
     if (!this.isReading(chat)) return;
-    const seq = chat.timeline.lastSeq;
+    const seq = chat.timeline.lastSeq ?? 0;
     const summary = chat.summary;
     if (seq <= 0 || seq <= summary.readSeq) return;
     summary.readSeq = seq;
@@ -680,7 +795,7 @@ export class ChatClient {
     if (chat.readTimer === null) this.flushRead(chat);
   }
 
-  flushRead(chat) {
+  private flushRead(chat: ChatState): void {
     if (chat.readPending > chat.readSent && this.sendFrame({ type: 'read', chatId: chat.chatId, seq: chat.readPending })) {
       chat.readSent = chat.readPending;
       chat.readTimer = this.timers.setTimeout(() => {
@@ -690,7 +805,7 @@ export class ChatClient {
     }
   }
 
-  stopTyping(chat, userId) {
+  private stopTyping(chat: ChatState, userId: string): void {
     const entry = chat.typing.get(userId);
     if (!entry) return;
     this.timers.clearTimeout(entry.timer);
@@ -700,46 +815,51 @@ export class ChatClient {
 
   // ---------- what the page does ----------
 
-  /** The chat the user is looking at (null: none). Loads its newest page the first time. */
-  openChat(chatId) {
+  /**
+   * The chat the user is looking at (null: none). Loads its newest page the first time.
+   * Remembers where the reader had read up to, for the "new messages" line.
+   */
+  openChat(chatId: string | null): void {
     this.activeChatId = chatId;
     const chat = chatId ? this.chats.get(chatId) : undefined;
     if (!chat) return;
+    chat.readSeqAtOpen = chat.summary.readSeq;
     if (!chat.timeline.loaded) this.requestLatest(chat);
     this.maybeMarkRead(chat);
   }
 
-  /** Whether the page is visible; read receipts wait until it is. */
-  setVisible(visible) {
+  /** Whether the reader can see the page (visible and focused); read receipts wait until then. */
+  setVisible(visible: boolean): void {
     this.visible = visible;
     const chat = this.activeChatId ? this.chats.get(this.activeChatId) : undefined;
     if (visible && chat) this.maybeMarkRead(chat);
   }
 
   /** Queues a message; it goes now if connected, else after the next hello. Returns the outbox entry. */
-  send(chatId, content) {
+  send(chatId: string, content: OutboxContent): OutboxEntry {
     const entry = this.outbox.add(chatId, content);
     if (this.ready) this.sendFrame(this.outbox.frameFor(entry));
     this.emit('messages', chatId, { older: false });
     return entry;
   }
 
-  sendText(chatId, text) {
+  sendText(chatId: string, text: string): OutboxEntry {
     return this.send(chatId, { text });
   }
 
-  sendFile(chatId, fileKey, file) {
+  sendFile(chatId: string, fileKey: string, file: Omit<FileInfo, 'key'>): OutboxEntry {
     return this.send(chatId, { fileKey, file });
   }
 
-  retry(clientMsgId) {
+  /** Sends a failed message again with its own clientMsgId: the server stores it at most once. */
+  retry(clientMsgId: string): void {
     const entry = this.outbox.retry(clientMsgId);
     if (!entry) return;
     if (this.ready) this.sendFrame(this.outbox.frameFor(entry));
     this.emit('messages', entry.chatId, { older: false });
   }
 
-  discard(clientMsgId) {
+  discard(clientMsgId: string): void {
     const entry = this.outbox.get(clientMsgId);
     if (!entry || entry.status === 'sent') return;
     this.outbox.remove(clientMsgId);
@@ -751,7 +871,7 @@ export class ChatClient {
    * A keystroke inside the interval is reported when it ends, so typing that goes
    * on is never silent for longer than the interval.
    */
-  notifyTyping(chatId) {
+  notifyTyping(chatId: string): void {
     const chat = this.chats.get(chatId);
     if (!chat || !this.ready || chat.typingTimer !== null) return;
     const wait = chat.typingSentAt + this.settings.typingSendIntervalMs - this.now();
@@ -765,11 +885,11 @@ export class ChatClient {
     }, wait);
   }
 
-  sendTyping(chat) {
+  private sendTyping(chat: ChatState): void {
     if (this.ready && this.sendFrame({ type: 'typing', chatId: chat.chatId })) chat.typingSentAt = this.now();
   }
 
-  cancelTyping(chat) {
+  private cancelTyping(chat: ChatState): void {
     if (chat.typingTimer !== null) this.timers.clearTimeout(chat.typingTimer);
     chat.typingTimer = null;
   }
@@ -777,41 +897,42 @@ export class ChatClient {
   // ---------- what the page reads ----------
 
   /** Chats, latest activity first. */
-  chatList() {
-    const activity = (chat) => Math.max(chat.summary.lastMessage?.at ?? 0, chat.summary.updatedAt ?? 0);
+  chatList(): ChatState[] {
+    const activity = (chat: ChatState) => Math.max(chat.summary.lastMessage?.at ?? 0, chat.summary.updatedAt ?? 0);
     return [...this.chats.values()].sort((a, b) => activity(b) - activity(a));
   }
 
-  getChat(chatId) {
+  getChat(chatId: string): ChatState | undefined {
     return this.chats.get(chatId);
   }
 
-  memberName(chat, userId) {
-    if (userId === this.me?.userId) return this.me.username;
-    return chat?.summary.members?.find((member) => member.userId === userId)?.username ?? 'someone';
+  memberName(chat: ChatState | undefined, userId: string): string {
+    if (this.me && userId === this.me.userId) return this.me.username;
+    return chat?.summary.members?.find((member: Member) => member.userId === userId)?.username ?? 'someone';
   }
 
   /** What the conversation shows: confirmed messages by seq, then the user's unconfirmed ones. */
-  messagesFor(chatId) {
+  messagesFor(chatId: string): DisplayMessage[] {
     const chat = this.chats.get(chatId);
     if (!chat) return [];
-    const myId = this.me?.userId;
-    const items = chat.timeline.shown().map((message) => ({
+    const myId = this.me?.userId ?? '';
+    const items: DisplayMessage[] = chat.timeline.shown().map((message) => ({
       key: messageKey(message),
+      clientMsgId: message.clientMsgId,
       seq: message.seq,
       senderId: message.senderId,
       senderName: this.memberName(chat, message.senderId),
       mine: message.senderId === myId,
-      kind: message.kind,
+      kind: message.kind ?? (message.file ? 'file' : 'text'),
       text: message.text,
       file: message.file,
-      createdAt: message.createdAt,
+      createdAt: message.createdAt ?? 0,
       status: 'delivered',
       error: null,
     }));
     for (const entry of this.outbox.forChat(chatId)) {
       items.push({
-        key: `c:${myId}:${entry.clientMsgId}`,
+        key: messageKey({ clientMsgId: entry.clientMsgId, senderId: myId, seq: entry.seq }),
         clientMsgId: entry.clientMsgId,
         seq: entry.seq,
         senderId: myId,
@@ -828,47 +949,52 @@ export class ChatClient {
     return items;
   }
 
-  typingNames(chatId) {
+  typingNames(chatId: string): string[] {
     const chat = this.chats.get(chatId);
     return chat ? [...chat.typing.values()].map((entry) => entry.username) : [];
+  }
+
+  /** The other members whose read position has reached `seq`. */
+  readBy(chatId: string, seq: number): string[] {
+    const chat = this.chats.get(chatId);
+    const myId = this.me?.userId;
+    if (!chat || !myId) return [];
+    const positions = chat.summary.readPositions ?? {};
+    return (chat.summary.members ?? [])
+      .filter((member) => member.userId !== myId && (positions[member.userId] ?? 0) >= seq)
+      .map((member) => member.username);
   }
 
   /**
    * Who has read the user's own message, when it is the latest one shown (other
    * members only). Once someone answers, the answer shows it was read.
    */
-  seenBy(chatId) {
+  seenBy(chatId: string): string[] {
     const chat = this.chats.get(chatId);
     const myId = this.me?.userId;
     if (!chat || !myId) return [];
     const latest = chat.timeline.shown().at(-1);
     if (!latest || latest.senderId !== myId) return [];
-    const positions = chat.summary.readPositions ?? {};
-    return (chat.summary.members ?? [])
-      .filter((member) => member.userId !== myId && (positions[member.userId] ?? 0) >= latest.seq)
-      .map((member) => member.username);
+    return this.readBy(chatId, latest.seq);
   }
 
-  isOnline(userId) {
+  /**
+   * The first message from someone else the reader had not read when the chat was
+   * opened: the "new messages" line goes above it. Null when there is none.
+   */
+  firstUnreadSeq(chatId: string): number | null {
+    const chat = this.chats.get(chatId);
+    if (!chat || chat.readSeqAtOpen === null) return null;
+    const readSeqAtOpen = chat.readSeqAtOpen;
+    const myId = this.me?.userId;
+    return chat.timeline.shown().find((message) => message.seq > readSeqAtOpen && message.senderId !== myId)?.seq ?? null;
+  }
+
+  isOnline(userId: string): boolean {
     return this.presence.get(userId) === true;
   }
 }
 
-function placeholderSummary(chatId) {
-  return {
-    chatId,
-    kind: 'group',
-    title: 'New chat',
-    createdBy: '',
-    members: [],
-    lastSeq: 0,
-    readSeq: 0,
-    unread: 0,
-    readPositions: {},
-    updatedAt: 0,
-  };
-}
-
-export function createChatClient(options) {
+export function createChatClient(options: ChatClientOptions): ChatClient {
   return new ChatClient(options);
 }
