@@ -46,6 +46,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     verifier: services.identity.verifier,
     users: services.users,
     sessions: services.sessions,
+    events: services.events,
     premiumGroup: config.identity.premiumGroup,
     log: services.logger,
   });

@@ -47,7 +47,7 @@ import { createTokenVerifier, type TokenVerifier, type VerifierSettings } from '
 import { createTokenRefresher } from './adapters/identity/token-refresher.js';
 import type { UsersRepository } from './domain/users/ports.js';
 import { createBusEventPublisher } from './transport/realtime/event-frames.js';
-import type { ServerFrame } from './transport/realtime/protocol.js';
+import type { FanoutFrame } from './transport/realtime/protocol.js';
 
 /** S3 lets a presigned PUT live 7 days; uploads get 5 minutes and downloads 15. */
 const UPLOAD_URL_TTL_S = 300;
@@ -66,7 +66,7 @@ export interface Services {
   logger: PinoLogger;
   /** This instance's id: in every bus envelope and presence record. */
   nodeId: string;
-  bus: Bus<ServerFrame>;
+  bus: Bus<FanoutFrame>;
   events: EventPublisher;
   users: UsersRepository;
   chats: ChatsService;
@@ -118,16 +118,16 @@ async function createFanout(
   config: Config,
   nodeId: string,
   logger: PinoLogger,
-): Promise<{ bus: Bus<ServerFrame>; presence: PresenceStore }> {
+): Promise<{ bus: Bus<FanoutFrame>; presence: PresenceStore }> {
   const { redis, realtime } = config;
   if (!redis.url) {
     return {
-      bus: createMemoryBus<ServerFrame>({ nodeId, logger: logger.child({ module: 'bus' }) }),
+      bus: createMemoryBus<FanoutFrame>({ nodeId, logger: logger.child({ module: 'bus' }) }),
       presence: createMemoryPresence({ ttlMs: realtime.presenceTtlMs, nodeId }),
     };
   }
   // Boot fails here when Redis is set but cannot be reached.
-  const bus = await createRedisBus<ServerFrame>({
+  const bus = await createRedisBus<FanoutFrame>({
     url: redis.url,
     keyPrefix: redis.keyPrefix,
     nodeId,

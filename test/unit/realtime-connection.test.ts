@@ -30,7 +30,7 @@ class FakeSocket implements SocketLike {
 }
 
 const log = pino({ level: 'silent' });
-const user = { userId: 'u1', username: 'alice', sessionHash: 'h' };
+const user = { userId: 'u1', username: 'alice', sessionHash: 'h', sessionExpiresAt: Date.now() + 3_600_000 };
 const limits = { softBytes: 1000, hardBytes: 5000 };
 
 t.test('past the soft limit typing and presence are dropped, messages are not', async (t) => {

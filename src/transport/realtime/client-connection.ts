@@ -15,12 +15,16 @@ export interface SocketLike {
 }
 
 const OPEN = 1;
+/** setTimeout's longest delay; a later expiry is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionUser {
   userId: string;
   username: string;
   email?: string | undefined;
   sessionHash: string;
+  /** Epoch ms: the socket closes (4501) when its session's absolute timeout passes. */
+  sessionExpiresAt: number;
 }
 
 export interface SendLimits {
@@ -45,6 +49,7 @@ export class ClientConnection {
   private tokens = RATE.burst;
   private refilledAt: number | undefined;
   private dropped = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: SocketLike,
@@ -88,10 +93,22 @@ export class ClientConnection {
     return false;
   }
 
+  /** Closes the socket the moment its session expires, on whichever instance holds it. */
+  closeAtSessionExpiry(now = Date.now()): void {
+    if (this.closed) return;
+    const left = this.user.sessionExpiresAt - now;
+    if (left <= 0) {
+      this.close('sessionEnded');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.closeAtSessionExpiry(), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
   ping(): void {
     if (!this.alive) {
       this.log.info('terminating an unresponsive socket');
-      this.closed = true;
+      this.markClosed();
       this.socket.terminate();
       return;
     }
@@ -99,9 +116,15 @@ export class ClientConnection {
     if (this.socket.readyState === OPEN) this.socket.ping();
   }
 
+  /** The socket is gone (or going): nothing more is sent or handled on it. */
+  markClosed(): void {
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+  }
+
   close(name: CloseCodeName): void {
     if (this.closed) return;
-    this.closed = true;
+    this.markClosed();
     this.socket.close(CloseCode[name], closeReason[name]);
   }
 }

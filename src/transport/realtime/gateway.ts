@@ -136,7 +136,13 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     const user = req.user!;
     const connection = new ClientConnection(
       socket,
-      { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
+      {
+        userId: user.userId,
+        username: user.username,
+        email: user.email,
+        sessionHash: user.sessionHash,
+        sessionExpiresAt: user.sessionExpiresAt,
+      },
       req.log.child({ userId: user.userId }),
       { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
     );
@@ -167,8 +173,9 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
       connection.alive = true;
     });
     socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+    connection.closeAtSessionExpiry();
     socket.on('close', () => {
-      connection.closed = true;
+      connection.markClosed();
       // A socket that closes during set-up is removed once set-up is done, so it is
       // never left registered (or announced online) after it is gone.
       void ready.then(() => hub.remove(connection));
