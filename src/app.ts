@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Services } from './compose.js';
 import errorHandler from './transport/http/error-handler.js';
+import { safeIntegerKeyword } from './transport/http/safe-integer-keyword.js';
 import sessionAuth from './transport/http/session-auth.js';
 import rateLimit from './transport/http/rate-limit.js';
 import staticFiles from './transport/http/static.js';
@@ -31,6 +32,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     genReqId: () => randomUUID(),
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true,
+    ajv: { plugins: [safeIntegerKeyword] },
   });
   // onClose hooks run after preClose (where the realtime plugin closes the sockets).
   app.addHook('onClose', () => services.close());

@@ -17,7 +17,7 @@ function variable<S extends TSchema>(schema: S, description: string): VariableSp
 }
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
-const Positive = (def: number) => Type.Integer({ minimum: 1, default: def });
+const Positive = (def: number) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: def });
 const Optional = () => Type.Optional(Type.String({ minLength: 1 }));
 const Bool = (def: boolean) => Type.Boolean({ default: def });
 
