@@ -24,9 +24,11 @@ const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function buildApp(config: Config, services: Services): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = services.logger;
+  const trustedHops = config.http.trustProxy;
   const app = Fastify({
     loggerInstance: logger,
-    trustProxy: config.http.trustProxy,
+    // Exactly the configured hops (a function: Fastify's types do not take a count).
+    trustProxy: trustedHops === false ? false : (_address: string, hop: number) => hop < trustedHops,
     // Behind the ALB a request id may already exist; otherwise make one.
     requestIdHeader: 'x-amzn-trace-id',
     genReqId: () => randomUUID(),
@@ -39,8 +41,12 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
 
   const cookies = { secure: config.http.secureCookies };
   await app.register(errorHandler);
+  await app.register(rateLimit, {
+    perMinute: config.http.rateLimitPerMinute,
+    redis: services.sharedCounters,
+    keyPrefix: config.redis.keyPrefix,
+  });
   await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
-  await app.register(rateLimit, { config });
 
   await app.register(healthRoutes, { readiness: services.readiness });
   const signIn = createSignInService({

@@ -78,6 +78,11 @@ export interface Services {
   writer: MessageWriter;
   sessions: SessionService;
   identity: Identity;
+  /**
+   * Redis for counters every instance shares (HTTP rate limits), undefined without
+   * Redis. It fails at once while Redis is away instead of queueing.
+   */
+  sharedCounters: Redis | undefined;
   /** What `/readyz` asks, by name: each resolves when that dependency answers. */
   readiness: Record<string, () => Promise<void>>;
   /** Stops background work and closes every client; call after the sockets are closed. */
@@ -148,8 +153,8 @@ async function createSequencer(
   config: Config,
   fallback: Sequencer,
   logger: PinoLogger,
-): Promise<{ sequencer: Sequencer; close(): Promise<void> }> {
-  if (!config.redis.url) return { sequencer: createMemorySequencer(), close: async () => {} };
+): Promise<{ sequencer: Sequencer; redis: Redis | undefined; close(): Promise<void> }> {
+  if (!config.redis.url) return { sequencer: createMemorySequencer(), redis: undefined, close: async () => {} };
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
   const redis = new Redis(config.redis.url, { ...baseConnectionOptions('huddle-seq'), enableOfflineQueue: false });
   watchConnection(redis, 'sequencer', logger.child({ module: 'sequencer' }));
@@ -160,7 +165,7 @@ async function createSequencer(
     throw new Error(`cannot reach Redis for the sequencer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const sequencer = createFailoverSequencer(createRedisSequencer(redis, config.redis.keyPrefix), fallback, logger);
-  return { sequencer, close: () => closeConnection(redis) };
+  return { sequencer, redis, close: () => closeConnection(redis) };
 }
 
 /** Builds everything the app serves from; `logger` defaults to a pino logger made from the config. */
@@ -297,6 +302,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     writer,
     sessions,
     identity: { client, verifier },
+    sharedCounters: seqs.redis,
     readiness: {
       dynamodb: () => tablesReachable(raw, tables),
       s3: () => blob.ping(),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloseCode, closeReason, type CloseCodeName } from '../../shared/close-codes.js';
 import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
+import { FloodGuard, type FloodVerdict } from './flood-guard.js';
 import type { ServerFrame } from './protocol.js';
 
 /** The part of a `ws` WebSocket a connection uses. */
@@ -32,9 +33,6 @@ export interface SendLimits {
   hardBytes: number;
 }
 
-/** Frames a client may send: a burst, then a steady rate; far past it the socket is closed. */
-const RATE = { burst: 40, perSecond: 20, closeAfterDropped: 200 };
-
 /**
  * One browser tab's socket: who it is, which chats it hears, and the guards that
  * keep one client from hurting others (send buffer limits, frame rate).
@@ -46,9 +44,7 @@ export class ClientConnection {
   readonly presenceSent = new Map<string, boolean>();
   alive = true;
   closed = false;
-  private tokens = RATE.burst;
-  private refilledAt: number | undefined;
-  private dropped = 0;
+  private readonly flood = new FloodGuard();
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -79,18 +75,11 @@ export class ClientConnection {
     this.sendJson(JSON.stringify(frame), EPHEMERAL_FRAME_TYPES.has(frame.type));
   }
 
-  /** Takes a token for one incoming frame; false when over the rate (and closes a flooder). */
-  admitFrame(now = Date.now()): boolean {
-    this.tokens = Math.min(RATE.burst, this.tokens + ((now - (this.refilledAt ?? now)) / 1000) * RATE.perSecond);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      this.dropped = 0;
-      return true;
-    }
-    this.dropped += 1;
-    if (this.dropped > RATE.closeAfterDropped) this.close('flooding');
-    return false;
+  /** Judges one incoming frame against the flood limits; closes a socket that keeps flooding. */
+  admitFrame(now = Date.now()): FloodVerdict {
+    const verdict = this.flood.check(now);
+    if (verdict === 'close') this.close('flooding');
+    return verdict;
   }
 
   /** Closes the socket the moment its session expires, on whichever instance holds it. */
