@@ -12,6 +12,7 @@ import errorHandler from './transport/http/error-handler.js';
 import { safeIntegerKeyword } from './transport/http/safe-integer-keyword.js';
 import sessionAuth from './transport/http/session-auth.js';
 import rateLimit from './transport/http/rate-limit.js';
+import sameOrigin from './transport/http/same-origin.js';
 import staticFiles from './transport/http/static.js';
 import healthRoutes from './transport/http/health-routes.js';
 import authRoutes from './transport/http/auth-routes.js';
@@ -41,6 +42,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
 
   const cookies = { secure: config.http.secureCookies };
   await app.register(errorHandler);
+  await app.register(sameOrigin, { publicOrigin: config.http.publicOrigin });
   await app.register(rateLimit, {
     perMinute: config.http.rateLimitPerMinute,
     redis: services.sharedCounters,

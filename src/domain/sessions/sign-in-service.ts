@@ -5,6 +5,7 @@
  * Failures throw `SignInError` (the provider) or `TokenVerificationError` (its
  * tokens) and write nothing; the HTTP routes turn them into pages or JSON.
  */
+import { stripUnsafeCharacters } from '../../shared/text.js';
 import type { User } from '../../model/index.js';
 import type { EventPublisher } from '../events/ports.js';
 import type { Logger } from '../logger.js';
@@ -61,7 +62,8 @@ export function createSignInService(deps: SignInServiceDeps) {
         users.upsertOnSignIn(
           {
             userId: identity.sub,
-            username: identity.username,
+            // Shown to others: nothing invisible or direction-changing survives from the provider.
+            username: stripUnsafeCharacters(identity.username),
             email: identity.email,
             // Membership makes a user premium; its absence leaves a tier an operator set alone.
             premium: identity.groups.includes(deps.premiumGroup) ? true : undefined,

@@ -24,6 +24,9 @@ export const contentSecurityPolicy = {
   'frame-ancestors': ["'none'"],
 } as const;
 
+export const permissionsPolicy =
+  'accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()';
+
 /**
  * Serves the chat page from `public/` and sets security headers on every response.
  * Every file is served with `no-cache` (revalidated by ETag): the page is a graph of
@@ -39,6 +42,11 @@ export default fp<{ secure: boolean }>(
       strictTransportSecurity: secure ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
       // Sign-in and sign-out leave for the identity provider and come back; keep the referrer policy strict.
       referrerPolicy: { policy: 'same-origin' },
+    });
+
+    // Nothing on the page needs these; a script that got in still cannot use them.
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('permissions-policy', permissionsPolicy);
     });
 
     await app.register(fastifyStatic, {
