@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { filesOrigin, type Config } from './config.js';
 import type { Services } from './compose.js';
 import errorHandler from './transport/http/error-handler.js';
+import { safeIntegerKeyword } from './transport/http/safe-integer-keyword.js';
 import sessionAuth from './transport/http/session-auth.js';
 import rateLimit from './transport/http/rate-limit.js';
+import sameOrigin from './transport/http/same-origin.js';
 import staticFiles from './transport/http/static.js';
 import healthRoutes from './transport/http/health-routes.js';
 import authRoutes from './transport/http/auth-routes.js';
@@ -28,22 +30,30 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, services: Services, options: BuildOptions = {}): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = services.logger;
+  const trustedHops = config.http.trustProxy;
   const app = Fastify({
     loggerInstance: logger,
-    trustProxy: config.http.trustProxy,
+    // Exactly the configured hops (a function: Fastify's types do not take a count).
+    trustProxy: trustedHops === false ? false : (_address: string, hop: number) => hop < trustedHops,
     // Behind the ALB a request id may already exist; otherwise make one.
     requestIdHeader: 'x-amzn-trace-id',
     genReqId: () => randomUUID(),
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true,
+    ajv: { plugins: [safeIntegerKeyword] },
   });
   // onClose hooks run after preClose (where the realtime plugin closes the sockets).
   app.addHook('onClose', () => services.close());
 
   const cookies = { secure: config.http.secureCookies };
   await app.register(errorHandler);
+  await app.register(sameOrigin, { publicOrigin: config.http.publicOrigin });
+  await app.register(rateLimit, {
+    perMinute: config.http.rateLimitPerMinute,
+    redis: services.sharedCounters,
+    keyPrefix: config.redis.keyPrefix,
+  });
   await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
-  await app.register(rateLimit, { config });
 
   await app.register(healthRoutes, { readiness: services.readiness });
   const signIn = createSignInService({
@@ -51,6 +61,7 @@ export async function buildApp(config: Config, services: Services, options: Buil
     verifier: services.identity.verifier,
     users: services.users,
     sessions: services.sessions,
+    events: services.events,
     premiumGroup: config.identity.premiumGroup,
     log: services.logger,
   });

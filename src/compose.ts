@@ -47,7 +47,7 @@ import { createTokenVerifier, type TokenVerifier, type VerifierSettings } from '
 import { createTokenRefresher } from './adapters/identity/token-refresher.js';
 import type { UsersRepository } from './domain/users/ports.js';
 import { createBusEventPublisher } from './transport/realtime/event-frames.js';
-import type { ServerFrame } from './transport/realtime/protocol.js';
+import type { FanoutFrame } from './transport/realtime/protocol.js';
 
 /** S3 lets a presigned PUT live 7 days; uploads get 5 minutes and downloads 15. */
 const UPLOAD_URL_TTL_S = 300;
@@ -66,7 +66,7 @@ export interface Services {
   logger: PinoLogger;
   /** This instance's id: in every bus envelope and presence record. */
   nodeId: string;
-  bus: Bus<ServerFrame>;
+  bus: Bus<FanoutFrame>;
   events: EventPublisher;
   users: UsersRepository;
   chats: ChatsService;
@@ -78,6 +78,11 @@ export interface Services {
   writer: MessageWriter;
   sessions: SessionService;
   identity: Identity;
+  /**
+   * Redis for counters every instance shares (HTTP rate limits), undefined without
+   * Redis. It fails at once while Redis is away instead of queueing.
+   */
+  sharedCounters: Redis | undefined;
   /** What `/readyz` asks, by name: each resolves when that dependency answers. */
   readiness: Record<string, () => Promise<void>>;
   /** Stops background work and closes every client; call after the sockets are closed. */
@@ -118,16 +123,16 @@ async function createFanout(
   config: Config,
   nodeId: string,
   logger: PinoLogger,
-): Promise<{ bus: Bus<ServerFrame>; presence: PresenceStore }> {
+): Promise<{ bus: Bus<FanoutFrame>; presence: PresenceStore }> {
   const { redis, realtime } = config;
   if (!redis.url) {
     return {
-      bus: createMemoryBus<ServerFrame>({ nodeId, logger: logger.child({ module: 'bus' }) }),
+      bus: createMemoryBus<FanoutFrame>({ nodeId, logger: logger.child({ module: 'bus' }) }),
       presence: createMemoryPresence({ ttlMs: realtime.presenceTtlMs, nodeId }),
     };
   }
   // Boot fails here when Redis is set but cannot be reached.
-  const bus = await createRedisBus<ServerFrame>({
+  const bus = await createRedisBus<FanoutFrame>({
     url: redis.url,
     keyPrefix: redis.keyPrefix,
     nodeId,
@@ -148,8 +153,8 @@ async function createSequencer(
   config: Config,
   fallback: Sequencer,
   logger: PinoLogger,
-): Promise<{ sequencer: Sequencer; close(): Promise<void> }> {
-  if (!config.redis.url) return { sequencer: createMemorySequencer(), close: async () => {} };
+): Promise<{ sequencer: Sequencer; redis: Redis | undefined; close(): Promise<void> }> {
+  if (!config.redis.url) return { sequencer: createMemorySequencer(), redis: undefined, close: async () => {} };
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
   // A commit asks for every chat's seqs in one tick: auto-pipelining sends them in one write.
   const redis = new Redis(config.redis.url, {
@@ -165,7 +170,7 @@ async function createSequencer(
     throw new Error(`cannot reach Redis for the sequencer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const sequencer = createFailoverSequencer(createRedisSequencer(redis, config.redis.keyPrefix), fallback, logger);
-  return { sequencer, close: () => closeConnection(redis) };
+  return { sequencer, redis, close: () => closeConnection(redis) };
 }
 
 /** Builds everything the app serves from; `logger` defaults to a pino logger made from the config. */
@@ -302,6 +307,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     writer,
     sessions,
     identity: { client, verifier },
+    sharedCounters: seqs.redis,
     readiness: {
       dynamodb: () => tablesReachable(raw, tables),
       s3: () => blob.ping(),

@@ -17,9 +17,8 @@ function variable<S extends TSchema>(schema: S, description: string): VariableSp
 }
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
-const Positive = (def: number) => Type.Integer({ minimum: 1, default: def });
+const Positive = (def: number) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: def });
 const Optional = () => Type.Optional(Type.String({ minLength: 1 }));
-const Bool = (def: boolean) => Type.Boolean({ default: def });
 
 /**
  * Every environment variable huddle reads, with its default and meaning.
@@ -39,10 +38,13 @@ export const variables = {
     ),
     'pino log level.',
   ),
-  TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
+  TRUST_PROXY: variable(
+    Type.String({ pattern: '^(true|false|[0-9])$', default: 'false' }),
+    'Proxy hops in front of huddle whose `X-Forwarded-*` is trusted: `false` (none), a count, or `true` (one: the ALB). The client address is the one the outermost trusted hop saw.',
+  ),
   HTTP_RATE_LIMIT_PER_MINUTE: variable(
     Positive(600),
-    'HTTP requests one client (its session, else its address) may make per minute on one instance.',
+    'HTTP requests one client (its verified session, else its address) may make per minute; shared by every instance through Redis when `REDIS_URL` is set.',
   ),
 
   AWS_REGION: variable(Optional(), 'AWS region. Required when `COGNITO_USER_POOL_ID` is set.'),
@@ -75,6 +77,7 @@ export const variables = {
   SESSION_ABSOLUTE_TIMEOUT_S: variable(Positive(30 * 24 * 3600), 'A session ends this long (seconds) after sign-in, used or not.'),
 
   WS_ALLOWED_ORIGINS: variable(Optional(), 'Comma-separated exact origins allowed to open `/ws`; default the `PUBLIC_URL` origin.'),
+  WS_MAX_SOCKETS_PER_USER: variable(Positive(20), 'Sockets one user may hold open on one instance; past it the upgrade gets 429.'),
   WS_MAX_PAYLOAD_BYTES: variable(Positive(64 * 1024), 'Largest WebSocket frame accepted; larger closes the socket (1009).'),
   WS_PING_INTERVAL_MS: variable(
     Positive(25_000),
@@ -161,6 +164,12 @@ function parseOrigin(name: string, value: string, problems: string[]): string {
   }
 }
 
+/** `true` is the load balancer alone; trusting every hop would let a client choose its own address. */
+function proxyHops(value: string): number | false {
+  const hops = value === 'true' ? 1 : value === 'false' ? 0 : Number(value);
+  return hops > 0 ? hops : false;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
@@ -207,7 +216,8 @@ function shape(env: Env, problems: string[]) {
       host: env.HOST,
       publicOrigin,
       secureCookies: publicOrigin.startsWith('https:'),
-      trustProxy: env.TRUST_PROXY,
+      /** Number of trusted proxy hops, or false for none. */
+      trustProxy: proxyHops(env.TRUST_PROXY),
       rateLimitPerMinute: env.HTTP_RATE_LIMIT_PER_MINUTE,
     },
     logLevel: env.LOG_LEVEL,
@@ -244,6 +254,7 @@ function shape(env: Env, problems: string[]) {
     realtime: {
       allowedOrigins: allowedOrigins.length > 0 ? allowedOrigins : [publicOrigin],
       maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+      maxSocketsPerUser: env.WS_MAX_SOCKETS_PER_USER,
       pingIntervalMs: env.WS_PING_INTERVAL_MS,
       sendSoftLimitBytes: env.WS_SEND_SOFT_LIMIT_BYTES,
       sendHardLimitBytes: env.WS_SEND_HARD_LIMIT_BYTES,

@@ -32,6 +32,8 @@ export async function api<T = Record<string, unknown>>(
   const res = await fetch(`${baseOf(target)}/api${path}`, {
     method,
     headers: {
+      // As the page does: a request that changes something names its origin.
+      origin: new URL(baseOf(target)).origin,
       ...(who ? { cookie: who.cookie } : {}),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
     },

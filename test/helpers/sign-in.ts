@@ -90,6 +90,8 @@ export async function browserFetch(jar: CookieJar, url: URL, request: BrowserReq
   const cookie = jar.header(url);
   if (cookie) headers.cookie = cookie;
   if (request.form) headers['content-type'] = 'application/x-www-form-urlencoded';
+  // As a browser does: every POST names the page's origin.
+  if (request.method === 'POST') headers.origin = url.origin;
   const res = await fetch(url, {
     method: request.method ?? 'GET',
     headers,

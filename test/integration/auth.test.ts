@@ -413,7 +413,7 @@ t.test('signing out without a session still clears and redirects', async (t) => 
   const res = await fetch(`${instance.baseUrl}/logout`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { cookie: `huddle_session=${newSessionId()}` },
+    headers: { cookie: `huddle_session=${newSessionId()}`, origin: instance.baseUrl },
   });
   t.equal(res.status, 303);
   t.match(res.headers.get('location'), `${stack.issuer}/logout?`);

@@ -165,6 +165,7 @@ t.test('authenticate: valid, idle, expired, unknown, malformed, user gone', asyn
     email: 'alice@x',
     tier: 'free',
     sessionHash: hashSessionId(sessionId),
+    sessionExpiresAt: NOW + policy.absoluteTimeoutS * 1000,
   });
 
   const reads = store.counts.get;

@@ -57,7 +57,7 @@ t.test('values arrive as strings and are coerced to their types', async (t) => {
   });
   t.equal(config.http.port, 3001);
   t.equal(config.http.publicOrigin, 'http://localhost:3001', 'the default public URL follows PORT');
-  t.equal(config.http.trustProxy, true);
+  t.equal(config.http.trustProxy, 1, 'true trusts exactly one hop: the load balancer');
   t.equal(config.realtime.maxPayloadBytes, 1024);
   t.same(config.files.allowedTypes, ['image/png', 'text/plain']);
   t.same(config.realtime.allowedOrigins, ['https://a.example.com', 'http://localhost:5173'], 'origins, not URLs');

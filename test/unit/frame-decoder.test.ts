@@ -1,5 +1,6 @@
 import t from 'tap';
 import { decodeClientFrame } from '../../src/transport/realtime/frame-decoder.js';
+import { SYNC_MAX_CHATS } from '../../src/shared/frames.js';
 
 t.test('valid frames decode', async (t) => {
   const result = decodeClientFrame(JSON.stringify({ type: 'send', id: 'x', chatId: 'd-1', clientMsgId: 'abc', text: 'hi' }));
@@ -79,4 +80,29 @@ t.test('an unknown type is named without echoing what the client sent', async (t
   t.match(!objectType.ok && objectType.message, /of kind object/);
   const arrayType = decodeClientFrame('{"type":[1]}');
   t.match(!arrayType.ok && arrayType.message, /of kind array/);
+});
+
+t.test('numbers are bounded to safe integers in every numeric field', async (t) => {
+  const unsafe = ['9007199254740992', '1e308', '1e400', '-1', '1.5', '"7"'];
+  const fields: Record<string, (n: string) => string> = {
+    'read.seq': (n) => `{"type":"read","chatId":"c","seq":${n}}`,
+    'history.before': (n) => `{"type":"history","chatId":"c","before":${n}}`,
+    'history.limit': (n) => `{"type":"history","chatId":"c","limit":${n}}`,
+    'sync.chats[0].lastSeq': (n) => `{"type":"sync","chats":[{"chatId":"c","lastSeq":${n}}]}`,
+  };
+  for (const [field, build] of Object.entries(fields)) {
+    for (const n of unsafe) {
+      const result = decodeClientFrame(build(n));
+      t.equal(!result.ok && result.code, 'invalid', `${field} = ${n}: invalid, named in the message`);
+    }
+  }
+  t.ok(decodeClientFrame('{"type":"read","chatId":"c","seq":9007199254740991}').ok, '2^53 - 1 is still a seq');
+});
+
+t.test('a sync frame names at most SYNC_MAX_CHATS chats', async (t) => {
+  const chats = (n: number) => Array.from({ length: n }, (_, i) => ({ chatId: `c${i}`, lastSeq: 0 }));
+  t.ok(decodeClientFrame(JSON.stringify({ type: 'sync', chats: chats(SYNC_MAX_CHATS) })).ok, 'up to the bound');
+  const over = decodeClientFrame(JSON.stringify({ type: 'sync', chats: chats(SYNC_MAX_CHATS + 1) }));
+  t.equal(!over.ok && over.code, 'invalid', 'one more is refused');
+  t.match(!over.ok && over.message, /chats/);
 });

@@ -30,7 +30,7 @@ class FakeSocket implements SocketLike {
 }
 
 const log = pino({ level: 'silent' });
-const user = { userId: 'u1', username: 'alice', sessionHash: 'h' };
+const user = { userId: 'u1', username: 'alice', sessionHash: 'h', sessionExpiresAt: Date.now() + 3_600_000 };
 const limits = { softBytes: 1000, hardBytes: 5000 };
 
 t.test('past the soft limit typing and presence are dropped, messages are not', async (t) => {
@@ -59,10 +59,10 @@ t.test('frames past the burst are refused, and a flood closes the socket', async
   const connection = new ClientConnection(socket, user, log, limits);
   const now = 1_000_000;
   let admitted = 0;
-  for (let i = 0; i < 100; i++) if (connection.admitFrame(now)) admitted += 1;
+  for (let i = 0; i < 100; i++) if (connection.admitFrame(now) === 'admit') admitted += 1;
   t.equal(admitted, 40, 'a burst of 40 is admitted at once');
   t.notOk(socket.closedWith, 'refused frames alone do not close the socket');
-  t.ok(connection.admitFrame(now + 1000), 'a second later there is room again');
+  t.equal(connection.admitFrame(now + 1000), 'admit', 'a second later there is room again');
   for (let i = 0; i < 300; i++) connection.admitFrame(now + 1000);
   t.equal(socket.closedWith?.code, 4009, 'a client that keeps flooding is closed');
 });

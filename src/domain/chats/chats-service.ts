@@ -3,6 +3,7 @@
  * Every refusal for a chat the caller is not in says "not found", whether or not
  * the chat exists.
  */
+import { stripUnsafeCharacters } from '../../shared/text.js';
 import { chatNotFound, conflict, forbidden, invalid, notFound, type Actor, type ChatSummary } from '../../model/index.js';
 import { GROUP_TITLE_MAX } from '../../shared/frames.js';
 import type { EventPublisher } from '../events/ports.js';
@@ -111,7 +112,8 @@ export function createChatsService(deps: ChatsServiceDeps): ChatsService {
     },
 
     async createGroup(me, title, usernames) {
-      const cleanTitle = title.trim();
+      // Control, bidi-override and zero-width characters could make one title read as another.
+      const cleanTitle = stripUnsafeCharacters(title);
       if (!cleanTitle || cleanTitle.length > GROUP_TITLE_MAX) throw invalid(`A group title has 1 to ${GROUP_TITLE_MAX} characters`);
       const names = [...new Set(usernames.map((u) => u.trim().toLowerCase()).filter((u) => u && u !== me.username))];
       if (names.length + 1 > deps.groupMaxMembers) {

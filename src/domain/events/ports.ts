@@ -21,7 +21,9 @@ export type DomainEvent =
   /** A user is no longer in a chat (removed, or left). */
   | { type: 'chat.left'; userId: string; chatId: string }
   /** A user's usage or tier changed. */
-  | { type: 'quota.changed'; userId: string; quota: QuotaSummary };
+  | { type: 'quota.changed'; userId: string; quota: QuotaSummary }
+  /** A session was signed out: every socket opened with it, on any instance, must close now. */
+  | { type: 'session.ended'; userId: string; sessionHash: string };
 
 export type DomainEventType = DomainEvent['type'];
 

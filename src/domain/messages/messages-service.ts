@@ -56,13 +56,23 @@ export interface MessagesService {
    */
   send(sender: Actor, input: SendInput, acknowledge?: Acknowledge, placed?: () => void): Promise<SendResult>;
   history(userId: string, chatId: string, before: number | undefined, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
-  sync(userId: string, positions: readonly { chatId: string; lastSeq: number }[]): Promise<SyncOutcome[]>;
+  /**
+   * What the user missed in each chat. `knownChatIds` are chats the caller already
+   * knows the user is in (a socket's list): positions outside it cost one read of
+   * the user's chat list in all, never a read per chat, so naming a thousand chats
+   * that are not yours costs as much as naming one.
+   */
+  sync(
+    userId: string,
+    positions: readonly { chatId: string; lastSeq: number }[],
+    knownChatIds?: ReadonlySet<string>,
+  ): Promise<SyncOutcome[]>;
   /** What the user's usage was at connect: lets the first send count against the right day. */
   noteUsage(userId: string, quota: QuotaSummary): void;
 }
 
 export interface MessagesServiceDeps {
-  chats: Pick<ChatsRepository, 'get' | 'getMany'>;
+  chats: Pick<ChatsRepository, 'get' | 'getMany' | 'chatIdsOf'>;
   log: MessageLog;
   writer: Pick<MessageWriter, 'write' | 'noteUsage'>;
   sequencer: Pick<Sequencer, 'current'>;
@@ -165,8 +175,12 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       return log.page(chatId, before, limit);
     },
 
-    async sync(userId, positions) {
-      const ids = positions.map((p) => p.chatId);
+    async sync(userId, requested, knownChatIds) {
+      // One answer per chat, however often a frame names it.
+      const positions = [...new Map(requested.map((p) => [p.chatId, p])).values()];
+      const unknown = positions.filter((p) => !knownChatIds?.has(p.chatId));
+      const mine = unknown.length > 0 ? new Set(await chats.chatIdsOf(userId)) : undefined;
+      const ids = positions.map((p) => p.chatId).filter((id) => knownChatIds?.has(id) || mine?.has(id));
       const [found, handedOut] = await Promise.all([
         chats.getMany(ids).then((list) => new Map(list.map((c) => [c.chatId, c]))),
         deps.sequencer.current(ids),

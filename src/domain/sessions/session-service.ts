@@ -21,6 +21,8 @@ export interface AuthenticatedUser {
   tier: Tier;
   /** Key of the session row: what the WebSocket gateway re-validates. */
   sessionHash: string;
+  /** Epoch ms at which the session ends however it is used (its absolute timeout). */
+  sessionExpiresAt: number;
 }
 
 export interface SessionPolicy {
@@ -127,7 +129,14 @@ export function createSessionService(deps: SessionServiceDeps) {
       if (!user) return undefined;
       if (shouldTouch(record, now)) await sessions.touch(sessionHash, now, now - TOUCH_INTERVAL_MS);
       if (shouldRefreshTokens(record, now)) await refreshTokensOf(record);
-      return { userId: user.userId, username: user.username, email: user.email, tier: user.tier, sessionHash };
+      return {
+        userId: user.userId,
+        username: user.username,
+        email: user.email,
+        tier: user.tier,
+        sessionHash,
+        sessionExpiresAt: Math.min(record.expiresAt, record.ttl * 1000),
+      };
     },
 
     /** Still valid? For long-lived connections that authenticated once, at upgrade. */

@@ -5,7 +5,9 @@
  * Failures throw `SignInError` (the provider) or `TokenVerificationError` (its
  * tokens) and write nothing; the HTTP routes turn them into pages or JSON.
  */
+import { stripUnsafeCharacters } from '../../shared/text.js';
 import type { User } from '../../model/index.js';
+import type { EventPublisher } from '../events/ports.js';
 import type { Logger } from '../logger.js';
 import type { UsersRepository } from '../users/ports.js';
 import { errorSummary, type SessionService } from './session-service.js';
@@ -23,6 +25,8 @@ export interface SignInServiceDeps {
   verifier: TokenVerifier;
   users: Pick<UsersRepository, 'upsertOnSignIn'>;
   sessions: Pick<SessionService, 'start' | 'end'>;
+  /** Tells every instance that a session ended, so its open sockets close at once. */
+  events: EventPublisher;
   /** Members of this provider group become premium at sign-in. */
   premiumGroup: string;
   log: Pick<Logger, 'warn'>;
@@ -58,7 +62,8 @@ export function createSignInService(deps: SignInServiceDeps) {
         users.upsertOnSignIn(
           {
             userId: identity.sub,
-            username: identity.username,
+            // Shown to others: nothing invisible or direction-changing survives from the provider.
+            username: stripUnsafeCharacters(identity.username),
             email: identity.email,
             // Membership makes a user premium; its absence leaves a tier an operator set alone.
             premium: identity.groups.includes(deps.premiumGroup) ? true : undefined,
@@ -78,10 +83,22 @@ export function createSignInService(deps: SignInServiceDeps) {
       return { sessionId, user };
     },
 
-    /** Ends the session behind a cookie value and revokes its refresh token (best effort); returns what it held. */
+    /**
+     * Ends the session behind a cookie value, closes its sockets on every instance
+     * and revokes its refresh token (best effort); returns what it held. The sockets'
+     * close is published before this resolves, so the sign-out page never comes back
+     * while a socket of the session still works anywhere the bus reaches.
+     */
     async signOut(sessionId: string | undefined): Promise<SessionRecord | undefined> {
       const ended = await sessions.end(sessionId);
-      if (ended?.tokens.refreshToken) {
+      if (!ended) return undefined;
+      try {
+        await deps.events.publish({ type: 'session.ended', userId: ended.userId, sessionHash: ended.sessionHash });
+      } catch (err) {
+        // The row is gone: the periodic session check closes the sockets the bus could not reach.
+        deps.log.warn({ userId: ended.userId, cause: errorSummary(err) }, 'could not announce a sign-out to other instances');
+      }
+      if (ended.tokens.refreshToken) {
         try {
           await provider.revoke(ended.tokens.refreshToken);
         } catch (err) {

@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ChatSummary, Message } from '../../model/index.js';
 import { GROUP_TITLE_MAX } from '../../shared/frames.js';
-import { ChatId, HistoryBefore, HistoryLimit } from '../schemas.js';
+import { ChatId, HistoryBefore, HistoryLimit, SafeInteger } from '../schemas.js';
 
 const Username = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -40,7 +40,7 @@ export const UploadBody = Type.Object(
     // Generous here: the service keeps only the last path segment and checks its length.
     name: Type.String({ minLength: 1, maxLength: 1024 }),
     type: Type.String({ minLength: 1, maxLength: 255 }),
-    size: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    size: SafeInteger({ minimum: 1 }),
   },
   { additionalProperties: false },
 );

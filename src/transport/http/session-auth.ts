@@ -40,15 +40,18 @@ export default fp<SessionAuthOptions>(
     app.decorateRequest('user', null);
     app.decorate('requireUser', async function requireUser(request: FastifyRequest, reply: FastifyReply) {
       const sessionId = request.cookies[cookieName];
+      // An address that keeps presenting dead cookies stops costing session reads.
+      if (sessionId !== undefined && (await app.authenticationBudget.refuseIfExhausted(request, reply))) return reply;
       const user = await sessions.authenticate(sessionId);
       if (user) {
         request.user = user;
         return undefined;
       }
+      if (sessionId !== undefined) await app.authenticationBudget.countFailure(request);
       // A cookie that no longer opens a session is dropped, so the page stops sending it.
       if (sessionId !== undefined) reply.clearCookie(cookieName, cookieAttributes(cookies));
       return sendSignInError(request, reply, unauthorized());
     });
   },
-  { name: 'session-auth' },
+  { name: 'session-auth', dependencies: ['rate-limit'] },
 );

@@ -53,6 +53,9 @@ export interface StaticOptions {
   root?: string;
 }
 
+export const permissionsPolicy =
+  'accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()';
+
 /**
  * Serves the built chat page and sets security headers on every response. Hashed
  * assets are cached for a year as immutable; everything else (index.html above all)
@@ -67,6 +70,11 @@ export default fp<StaticOptions>(
       strictTransportSecurity: secure ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
       // Sign-in and sign-out leave for the identity provider and come back; keep the referrer policy strict.
       referrerPolicy: { policy: 'same-origin' },
+    });
+
+    // Nothing on the page needs these; a script that got in still cannot use them.
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('permissions-policy', permissionsPolicy);
     });
 
     const index = path.join(root, 'index.html');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloseCode, closeReason, type CloseCodeName } from '../../shared/close-codes.js';
 import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
+import { FloodGuard, type FloodVerdict } from './flood-guard.js';
 import type { ServerFrame } from './protocol.js';
 
 /** The part of a `ws` WebSocket a connection uses. */
@@ -15,21 +16,22 @@ export interface SocketLike {
 }
 
 const OPEN = 1;
+/** setTimeout's longest delay; a later expiry is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionUser {
   userId: string;
   username: string;
   email?: string | undefined;
   sessionHash: string;
+  /** Epoch ms: the socket closes (4501) when its session's absolute timeout passes. */
+  sessionExpiresAt: number;
 }
 
 export interface SendLimits {
   softBytes: number;
   hardBytes: number;
 }
-
-/** Frames a client may send: a burst, then a steady rate; far past it the socket is closed. */
-const RATE = { burst: 40, perSecond: 20, closeAfterDropped: 200 };
 
 /**
  * One browser tab's socket: who it is, which chats it hears, and the guards that
@@ -42,9 +44,8 @@ export class ClientConnection {
   readonly presenceSent = new Map<string, boolean>();
   alive = true;
   closed = false;
-  private tokens = RATE.burst;
-  private refilledAt: number | undefined;
-  private dropped = 0;
+  private readonly flood = new FloodGuard();
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: SocketLike,
@@ -74,24 +75,29 @@ export class ClientConnection {
     this.sendJson(JSON.stringify(frame), EPHEMERAL_FRAME_TYPES.has(frame.type));
   }
 
-  /** Takes a token for one incoming frame; false when over the rate (and closes a flooder). */
-  admitFrame(now = Date.now()): boolean {
-    this.tokens = Math.min(RATE.burst, this.tokens + ((now - (this.refilledAt ?? now)) / 1000) * RATE.perSecond);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      this.dropped = 0;
-      return true;
+  /** Judges one incoming frame against the flood limits; closes a socket that keeps flooding. */
+  admitFrame(now = Date.now()): FloodVerdict {
+    const verdict = this.flood.check(now);
+    if (verdict === 'close') this.close('flooding');
+    return verdict;
+  }
+
+  /** Closes the socket the moment its session expires, on whichever instance holds it. */
+  closeAtSessionExpiry(now = Date.now()): void {
+    if (this.closed) return;
+    const left = this.user.sessionExpiresAt - now;
+    if (left <= 0) {
+      this.close('sessionEnded');
+      return;
     }
-    this.dropped += 1;
-    if (this.dropped > RATE.closeAfterDropped) this.close('flooding');
-    return false;
+    this.expiryTimer = setTimeout(() => this.closeAtSessionExpiry(), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer.unref();
   }
 
   ping(): void {
     if (!this.alive) {
       this.log.info('terminating an unresponsive socket');
-      this.closed = true;
+      this.markClosed();
       this.socket.terminate();
       return;
     }
@@ -99,9 +105,15 @@ export class ClientConnection {
     if (this.socket.readyState === OPEN) this.socket.ping();
   }
 
+  /** The socket is gone (or going): nothing more is sent or handled on it. */
+  markClosed(): void {
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+  }
+
   close(name: CloseCodeName): void {
     if (this.closed) return;
-    this.closed = true;
+    this.markClosed();
     this.socket.close(CloseCode[name], closeReason[name]);
   }
 }

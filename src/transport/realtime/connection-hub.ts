@@ -9,7 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { chatChannel, userChannel, type Bus, type BusChannel, type BusDelivery } from '../../domain/fanout/ports.js';
 import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
 import type { ClientConnection } from './client-connection.js';
-import type { ServerFrame } from './protocol.js';
+import type { FanoutFrame, ServerFrame } from './protocol.js';
 
 const UNSUBSCRIBE_LINGER_MS = 5_000;
 
@@ -19,7 +19,7 @@ class ChannelSubscriptions {
   private readonly lingering = new Map<BusChannel, NodeJS.Timeout>();
 
   constructor(
-    private readonly bus: Bus<ServerFrame>,
+    private readonly bus: Bus<FanoutFrame>,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -83,7 +83,7 @@ export class ConnectionHub {
   private readonly subscriptions: ChannelSubscriptions;
 
   constructor(
-    private readonly bus: Bus<ServerFrame>,
+    private readonly bus: Bus<FanoutFrame>,
     private readonly log: FastifyBaseLogger,
     readonly listeners: HubListeners = {},
   ) {
@@ -139,7 +139,7 @@ export class ConnectionHub {
     this.subscriptions.release(chatChannel(chatId));
   }
 
-  private deliver({ channel, frame, json }: BusDelivery<ServerFrame>): void {
+  private deliver({ channel, frame, json }: BusDelivery<FanoutFrame>): void {
     const separator = channel.indexOf(':');
     const kind = channel.slice(0, separator);
     const id = channel.slice(separator + 1);
@@ -147,9 +147,9 @@ export class ConnectionHub {
     else if (kind === 'user') this.deliverToUser(id, frame, json);
   }
 
-  private deliverToChat(chatId: string, frame: ServerFrame, json: string): void {
+  private deliverToChat(chatId: string, frame: FanoutFrame, json: string): void {
     const sockets = this.byChat.get(chatId);
-    if (!sockets) return;
+    if (!sockets || frame.type === 'session_ended') return;
     const ephemeral = EPHEMERAL_FRAME_TYPES.has(frame.type);
     for (const connection of sockets) {
       if (frame.type === 'presence') {
@@ -160,9 +160,14 @@ export class ConnectionHub {
     }
   }
 
-  private deliverToUser(userId: string, frame: ServerFrame, json: string): void {
+  private deliverToUser(userId: string, frame: FanoutFrame, json: string): void {
     const sockets = this.byUser.get(userId);
     if (!sockets) return;
+    if (frame.type === 'session_ended') {
+      // Closed at once: from here on the socket neither sends nor handles a frame.
+      for (const connection of [...sockets]) if (connection.user.sessionHash === frame.sessionHash) connection.close('sessionEnded');
+      return;
+    }
     for (const connection of sockets) {
       if (frame.type !== 'chat') {
         connection.sendJson(json);

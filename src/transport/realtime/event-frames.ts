@@ -6,11 +6,11 @@
  */
 import type { DomainEvent, EventPublisher } from '../../domain/events/ports.js';
 import { chatChannel, userChannel, type Bus, type BusChannel } from '../../domain/fanout/ports.js';
-import type { ServerFrame } from './protocol.js';
+import type { FanoutFrame, ServerFrame } from './protocol.js';
 
 export interface ChannelFrame {
   channel: BusChannel;
-  frame: ServerFrame;
+  frame: FanoutFrame;
 }
 
 export function framesOf(event: DomainEvent): ChannelFrame[] {
@@ -39,11 +39,14 @@ export function framesOf(event: DomainEvent): ChannelFrame[] {
       return [{ channel: userChannel(event.userId), frame: { type: 'chat', change: 'removed', chat: { chatId: event.chatId } } }];
     case 'quota.changed':
       return [{ channel: userChannel(event.userId), frame: { type: 'quota', quota: event.quota } }];
+    case 'session.ended':
+      // On the user's channel: every instance holding a socket of that user hears it.
+      return [{ channel: userChannel(event.userId), frame: { type: 'session_ended', sessionHash: event.sessionHash } }];
   }
 }
 
 /** Publishes domain events as frames on the bus. */
-export function createBusEventPublisher(bus: Bus<ServerFrame>): EventPublisher {
+export function createBusEventPublisher(bus: Bus<FanoutFrame>): EventPublisher {
   return {
     async publish(event) {
       await Promise.all(framesOf(event).map(({ channel, frame }) => bus.publish(channel, frame)));

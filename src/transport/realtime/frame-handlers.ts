@@ -100,7 +100,7 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
     },
 
     async sync(connection, frame) {
-      const outcomes = await deps.messages.sync(connection.user.userId, frame.chats);
+      const outcomes = await deps.messages.sync(connection.user.userId, frame.chats, connection.chatIds);
       for (const outcome of outcomes) {
         if (outcome.status === 'synced') {
           connection.send({

@@ -39,6 +39,18 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
   const { settings, hub, handleFrame } = deps;
   const allowedOrigins = new Set(settings.allowedOrigins);
 
+  /** Sockets per user on this instance, counted from the upgrade (before set-up) to the close. */
+  const socketsOf = new Map<string, number>();
+
+  async function checkSocketCap(request: FastifyRequest, reply: FastifyReply) {
+    const open = socketsOf.get(request.user!.userId) ?? 0;
+    if (open >= settings.maxSocketsPerUser) {
+      return reply
+        .status(429)
+        .send(errorBody({ code: 'rate_limited', message: `At most ${settings.maxSocketsPerUser} open connections per user; close a tab` }));
+    }
+  }
+
   async function checkOrigin(request: FastifyRequest, reply: FastifyReply) {
     const origin = request.headers.origin;
     if (!origin || !allowedOrigins.has(origin)) {
@@ -132,46 +144,69 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     }
   }
 
-  app.get('/ws', { websocket: true, preValidation: [app.requireUser, checkOrigin] }, (socket: WebSocket, req: FastifyRequest) => {
-    const user = req.user!;
-    const connection = new ClientConnection(
-      socket,
-      { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
-      req.log.child({ userId: user.userId }),
-      { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
-    );
-    connection.log.debug({ connId: connection.id }, 'socket open');
+  app.get(
+    '/ws',
+    { websocket: true, preValidation: [app.requireUser, checkOrigin, checkSocketCap] },
+    (socket: WebSocket, req: FastifyRequest) => {
+      const user = req.user!;
+      socketsOf.set(user.userId, (socketsOf.get(user.userId) ?? 0) + 1);
+      const connection = new ClientConnection(
+        socket,
+        {
+          userId: user.userId,
+          username: user.username,
+          email: user.email,
+          sessionHash: user.sessionHash,
+          sessionExpiresAt: user.sessionExpiresAt,
+        },
+        req.log.child({ userId: user.userId }),
+        { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
+      );
+      connection.log.debug({ connId: connection.id }, 'socket open');
 
-    // Listeners are attached before any await: frames that arrive during set-up
-    // wait in the chain instead of being lost.
-    const ready: Promise<void> = setUp(connection).catch((err) => {
-      connection.log.error({ err }, 'socket set-up failed');
-      connection.close('setupFailed');
-    });
-    let chain = ready;
+      // Listeners are attached before any await: frames that arrive during set-up
+      // wait in the chain instead of being lost.
+      const ready: Promise<void> = setUp(connection).catch((err) => {
+        connection.log.error({ err }, 'socket set-up failed');
+        connection.close('setupFailed');
+      });
+      let chain = ready;
 
-    socket.on('message', (data, isBinary) => {
-      if (connection.closed) return;
-      if (!connection.admitFrame()) {
-        connection.send(errorFrame({ code: 'rate_limited', message: 'Too many frames; slow down' }));
-        return;
-      }
-      if (isBinary) {
-        connection.send(errorFrame({ code: 'bad_frame', message: 'Frames are JSON text, not binary' }));
-        return;
-      }
-      const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
-      chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
-    });
-    socket.on('pong', () => {
-      connection.alive = true;
-    });
-    socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
-    socket.on('close', () => {
-      connection.closed = true;
-      // A socket that closes during set-up is removed once set-up is done, so it is
-      // never left registered (or announced online) after it is gone.
-      void ready.then(() => hub.remove(connection));
-    });
-  });
+      socket.on('message', (data, isBinary) => {
+        if (connection.closed) return;
+        const verdict = connection.admitFrame();
+        if (verdict !== 'admit') {
+          if (verdict === 'refuse') {
+            connection.send(
+              errorFrame({
+                code: 'rate_limited',
+                message: 'Too many frames; slow down. Frames are dropped without an answer for a second',
+              }),
+            );
+          }
+          return;
+        }
+        if (isBinary) {
+          connection.send(errorFrame({ code: 'bad_frame', message: 'Frames are JSON text, not binary' }));
+          return;
+        }
+        const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+        chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
+      });
+      socket.on('pong', () => {
+        connection.alive = true;
+      });
+      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+      connection.closeAtSessionExpiry();
+      socket.on('close', () => {
+        connection.markClosed();
+        const left = (socketsOf.get(user.userId) ?? 1) - 1;
+        if (left > 0) socketsOf.set(user.userId, left);
+        else socketsOf.delete(user.userId);
+        // A socket that closes during set-up is removed once set-up is done, so it is
+        // never left registered (or announced online) after it is gone.
+        void ready.then(() => hub.remove(connection));
+      });
+    },
+  );
 }

@@ -107,6 +107,15 @@ export type ServerFrame =
 
 export type ServerFrameType = ServerFrame['type'];
 
+/**
+ * Frames between instances that no client ever sees: the hub acts on them where it
+ * holds the sockets concerned and forwards nothing.
+ */
+export type ControlFrame = { type: 'session_ended'; sessionHash: string };
+
+/** What the bus carries: frames for sockets, and control frames for the hubs. */
+export type FanoutFrame = ServerFrame | ControlFrame;
+
 export interface ClientLimits {
   messageMaxLength: number;
   fileMaxBytes: number;

@@ -18,7 +18,7 @@ import type { SessionService } from '../../domain/sessions/session-service.js';
 import { ConnectionHub } from './connection-hub.js';
 import { createFrameHandlers } from './frame-handlers.js';
 import { registerGateway } from './gateway.js';
-import type { ClientLimits, ServerFrame } from './protocol.js';
+import type { ClientLimits, FanoutFrame } from './protocol.js';
 
 /** How often open sockets' sessions are checked against the session table. */
 const SESSION_CHECK_INTERVAL_MS = 60_000;
@@ -28,7 +28,7 @@ const CLOSE_HANDSHAKE_WAIT_MS = 2_000;
 export interface RealtimeOptions {
   settings: Config['realtime'];
   limits: ClientLimits;
-  bus: Bus<ServerFrame>;
+  bus: Bus<FanoutFrame>;
   events: EventPublisher;
   chats: ChatsService;
   messages: MessagesService;
