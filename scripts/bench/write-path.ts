@@ -22,7 +22,10 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { signIn } from '../../test/helpers/sign-in.js';
-import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
+import { startBenchStack, type BenchInstance } from './bench-stack.js';
+import { cpuSeconds, residentMiB } from '../load/proc-stats.js';
+import { percentile } from '../load/percentile.js';
+import { inParallel } from '../load/in-parallel.js';
 import { countsBetween, meanAnswerMs, startDynamoCounter } from './dynamo-counter.js';
 
 const settings = {
@@ -56,15 +59,6 @@ interface Pending {
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const round = (n: number, digits = 1) => +n.toFixed(digits);
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
 
 async function main() {
   log(`write-path benchmark: ${JSON.stringify(settings)}`);
