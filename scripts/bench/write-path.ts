@@ -130,6 +130,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
               type: string;
               clientMsgId?: string;
               code?: string;
+              details?: { clientMsgId?: string };
               message?: { clientMsgId: string };
             };
             const now = performance.now();
@@ -145,8 +146,9 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
                 entry.ackedAt = now;
                 ackMs.push(now - entry.sentAt);
               }
-            } else if (frame.type === 'error' && frame.clientMsgId) {
-              const entry = pending.get(frame.clientMsgId);
+            } else if (frame.type === 'error' && frame.details?.clientMsgId) {
+              // A refused send names its clientMsgId in the error's details.
+              const entry = pending.get(frame.details.clientMsgId);
               if (entry && !entry.refused) {
                 entry.refused = frame.code ?? 'unknown';
                 refusals[entry.refused] = (refusals[entry.refused] ?? 0) + 1;
