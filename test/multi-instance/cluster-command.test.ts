@@ -38,10 +38,10 @@ function runCluster(args: string[]): ClusterRun {
   return { child, output: () => output, exited };
 }
 
-/** Two consecutive ports that are free right now. */
+/** Two consecutive ports that are free right now, below the range the kernel hands out to outgoing connections. */
 async function freePortPair(): Promise<number> {
   for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
+    const port = 20000 + Math.floor(Math.random() * 12000);
     if ((await portIsFree(port)) && (await portIsFree(port + 1))) return port;
   }
 }
