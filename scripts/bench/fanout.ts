@@ -18,7 +18,9 @@
 import { performance } from 'node:perf_hooks';
 import { signIn } from '../../test/helpers/sign-in.js';
 import { connectReady, textOf, type ChatClient } from '../../test/helpers/ws-client.js';
-import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
+import { startBenchStack, type BenchInstance } from './bench-stack.js';
+import { cpuSeconds, residentMiB } from '../load/proc-stats.js';
+import { percentile } from '../load/percentile.js';
 import { countsBetween, startDynamoCounter, type DynamoCounter } from './dynamo-counter.js';
 
 const settings = {

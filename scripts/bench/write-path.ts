@@ -22,7 +22,10 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { signIn } from '../../test/helpers/sign-in.js';
-import { cpuSeconds, percentile, residentMiB, startBenchStack, type BenchInstance } from './bench-stack.js';
+import { startBenchStack, type BenchInstance } from './bench-stack.js';
+import { cpuSeconds, residentMiB } from '../load/proc-stats.js';
+import { percentile } from '../load/percentile.js';
+import { inParallel } from '../load/in-parallel.js';
 import { countsBetween, meanAnswerMs, startDynamoCounter } from './dynamo-counter.js';
 
 const settings = {
@@ -56,15 +59,6 @@ interface Pending {
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const round = (n: number, digits = 1) => +n.toFixed(digits);
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
 
 async function main() {
   log(`write-path benchmark: ${JSON.stringify(settings)}`);
@@ -136,8 +130,8 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
               type: string;
               clientMsgId?: string;
               code?: string;
-              message?: { clientMsgId: string };
               details?: { clientMsgId?: string };
+              message?: { clientMsgId: string };
             };
             const now = performance.now();
             if (frame.type === 'hello') resolve();
@@ -153,7 +147,7 @@ async function run(instances: BenchInstance[], counter: Awaited<ReturnType<typeo
                 ackMs.push(now - entry.sentAt);
               }
             } else if (frame.type === 'error' && frame.details?.clientMsgId) {
-              // An error answering a send names it in its details.
+              // A refused send names its clientMsgId in the error's details.
               const entry = pending.get(frame.details.clientMsgId);
               if (entry && !entry.refused) {
                 entry.refused = frame.code ?? 'unknown';
