@@ -13,6 +13,7 @@ import sessionAuth from './transport/http/session-auth.js';
 import rateLimit from './transport/http/rate-limit.js';
 import staticFiles from './transport/http/static.js';
 import healthRoutes from './transport/http/health-routes.js';
+import { ServingHealth } from './transport/http/serving-health.js';
 import authRoutes from './transport/http/auth-routes.js';
 import apiRoutes from './transport/http/api-routes.js';
 import realtime from './transport/realtime/realtime-plugin.js';
@@ -32,15 +33,20 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: true,
   });
+  const serving = new ServingHealth({ stallThresholdMs: config.http.eventLoopStallMs });
+  app.decorate('serving', serving);
   // onClose hooks run after preClose (where the realtime plugin closes the sockets).
-  app.addHook('onClose', () => services.close());
+  app.addHook('onClose', async () => {
+    serving.close();
+    await services.close();
+  });
 
   const cookies = { secure: config.http.secureCookies };
   await app.register(errorHandler);
   await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
   await app.register(rateLimit, { config });
 
-  await app.register(healthRoutes, { readiness: services.readiness });
+  await app.register(healthRoutes, { serving, readiness: services.readiness });
   const signIn = createSignInService({
     provider: services.identity.client,
     verifier: services.identity.verifier,
@@ -76,4 +82,11 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   });
   await app.register(staticFiles, { secure: config.http.secureCookies });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether this instance should get traffic (draining, event loop); `/healthz` reports it. */
+    serving: ServingHealth;
+  }
 }

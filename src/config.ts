@@ -40,6 +40,10 @@ export const variables = {
     'pino log level.',
   ),
   TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
+  EVENT_LOOP_STALL_MS: variable(
+    Positive(1000),
+    'Longest event-loop delay (ms) in the last 10 to 20 s that `/healthz` tolerates; past it the instance asks for no traffic (503).',
+  ),
   HTTP_RATE_LIMIT_PER_MINUTE: variable(
     Positive(600),
     'HTTP requests one client (its session, else its address) may make per minute on one instance.',
@@ -209,6 +213,7 @@ function shape(env: Env, problems: string[]) {
       secureCookies: publicOrigin.startsWith('https:'),
       trustProxy: env.TRUST_PROXY,
       rateLimitPerMinute: env.HTTP_RATE_LIMIT_PER_MINUTE,
+      eventLoopStallMs: env.EVENT_LOOP_STALL_MS,
     },
     logLevel: env.LOG_LEVEL,
     aws: {
