@@ -79,6 +79,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     users: services.users,
     presence: services.presence,
     sessions: services.sessions,
+    serving,
   });
   await app.register(staticFiles, { secure: config.http.secureCookies });
   return app;

@@ -44,6 +44,10 @@ export const variables = {
     Positive(1000),
     'Longest event-loop delay (ms) in the last 10 to 20 s that `/healthz` tolerates; past it the instance asks for no traffic (503).',
   ),
+  DRAIN_SPREAD_MS: variable(
+    Positive(10_000),
+    'On SIGTERM, the sockets are closed (1012) spread over this long (ms), so their clients reconnect to other instances gradually.',
+  ),
   HTTP_RATE_LIMIT_PER_MINUTE: variable(
     Positive(600),
     'HTTP requests one client (its session, else its address) may make per minute on one instance.',
@@ -254,6 +258,7 @@ function shape(env: Env, problems: string[]) {
       sendHardLimitBytes: env.WS_SEND_HARD_LIMIT_BYTES,
       syncMaxMessages: env.SYNC_MAX_MESSAGES,
       presenceTtlMs: env.PRESENCE_TTL_MS,
+      drainSpreadMs: env.DRAIN_SPREAD_MS,
     },
     chats: {
       messageMaxLength: env.MESSAGE_MAX_LENGTH,

@@ -7,6 +7,12 @@ import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './conf
 import { buildApp } from './app.js';
 import { compose } from './compose.js';
 
+/**
+ * How long shutdown may take after the drain's spread before the process gives up and
+ * exits 1; with the default spread (10 s) it stays below the task's stop timeout (45 s).
+ */
+const AFTER_DRAIN_GRACE_MS = 25_000;
+
 async function localStackFor(draft: ConfigDraft) {
   // Imported only here: the emulators are development dependencies, absent from the image.
   const local = await import('./local/stack.js').catch((err: unknown) => {
@@ -46,9 +52,15 @@ async function main() {
     throw err;
   }
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
+  // The drain's spread, then the writes in flight (bounded by the SDK's timeouts) and closing the clients.
+  closeWithGrace({ delay: config.realtime.drainSpreadMs + AFTER_DRAIN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) {
+      // After a crash the process is suspect: no lingering, the sockets close at once.
+      app.log.error({ err }, 'shutting down after an error');
+    } else {
+      app.log.info({ signal }, 'shutting down: draining');
+      await app.drain();
+    }
     await app.close();
     await stack?.close();
   });

@@ -33,11 +33,19 @@ export interface GatewayDeps {
   quotas: Pick<QuotasService, 'summaryOf'>;
   messages: Pick<MessagesService, 'noteUsage'>;
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
+  /** True once this instance drains: new sockets belong on another instance. */
+  isDraining: () => boolean;
 }
 
 export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
   const { settings, hub, handleFrame } = deps;
   const allowedOrigins = new Set(settings.allowedOrigins);
+
+  async function refuseWhileDraining(_request: FastifyRequest, reply: FastifyReply) {
+    if (deps.isDraining()) {
+      return reply.status(503).send(errorBody({ code: 'unavailable', message: 'This instance is shutting down; connect again' }));
+    }
+  }
 
   async function checkOrigin(request: FastifyRequest, reply: FastifyReply) {
     const origin = request.headers.origin;
@@ -132,46 +140,50 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     }
   }
 
-  app.get('/ws', { websocket: true, preValidation: [app.requireUser, checkOrigin] }, (socket: WebSocket, req: FastifyRequest) => {
-    const user = req.user!;
-    const connection = new ClientConnection(
-      socket,
-      { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
-      req.log.child({ userId: user.userId }),
-      { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
-    );
-    connection.log.debug({ connId: connection.id }, 'socket open');
+  app.get(
+    '/ws',
+    { websocket: true, preValidation: [refuseWhileDraining, app.requireUser, checkOrigin] },
+    (socket: WebSocket, req: FastifyRequest) => {
+      const user = req.user!;
+      const connection = new ClientConnection(
+        socket,
+        { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
+        req.log.child({ userId: user.userId }),
+        { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
+      );
+      connection.log.debug({ connId: connection.id }, 'socket open');
 
-    // Listeners are attached before any await: frames that arrive during set-up
-    // wait in the chain instead of being lost.
-    const ready: Promise<void> = setUp(connection).catch((err) => {
-      connection.log.error({ err }, 'socket set-up failed');
-      connection.close('setupFailed');
-    });
-    let chain = ready;
+      // Listeners are attached before any await: frames that arrive during set-up
+      // wait in the chain instead of being lost.
+      const ready: Promise<void> = setUp(connection).catch((err) => {
+        connection.log.error({ err }, 'socket set-up failed');
+        connection.close('setupFailed');
+      });
+      let chain = ready;
 
-    socket.on('message', (data, isBinary) => {
-      if (connection.closed) return;
-      if (!connection.admitFrame()) {
-        connection.send(errorFrame({ code: 'rate_limited', message: 'Too many frames; slow down' }));
-        return;
-      }
-      if (isBinary) {
-        connection.send(errorFrame({ code: 'bad_frame', message: 'Frames are JSON text, not binary' }));
-        return;
-      }
-      const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
-      chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
-    });
-    socket.on('pong', () => {
-      connection.alive = true;
-    });
-    socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
-    socket.on('close', () => {
-      connection.closed = true;
-      // A socket that closes during set-up is removed once set-up is done, so it is
-      // never left registered (or announced online) after it is gone.
-      void ready.then(() => hub.remove(connection));
-    });
-  });
+      socket.on('message', (data, isBinary) => {
+        if (connection.closed) return;
+        if (!connection.admitFrame()) {
+          connection.send(errorFrame({ code: 'rate_limited', message: 'Too many frames; slow down' }));
+          return;
+        }
+        if (isBinary) {
+          connection.send(errorFrame({ code: 'bad_frame', message: 'Frames are JSON text, not binary' }));
+          return;
+        }
+        const raw = (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+        chain = chain.then(() => (connection.closed ? undefined : handleRaw(connection, raw)));
+      });
+      socket.on('pong', () => {
+        connection.alive = true;
+      });
+      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+      socket.on('close', () => {
+        connection.closed = true;
+        // A socket that closes during set-up is removed once set-up is done, so it is
+        // never left registered (or announced online) after it is gone.
+        void ready.then(() => hub.remove(connection));
+      });
+    },
+  );
 }
