@@ -42,9 +42,9 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
   });
 
   const cookies = { secure: config.http.secureCookies };
-  await app.register(errorHandler);
+  await app.register(errorHandler, { metrics: services.metrics });
   await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
-  await app.register(rateLimit, { config });
+  await app.register(rateLimit, { config, metrics: services.metrics });
 
   await app.register(healthRoutes, { serving, readiness: services.readiness });
   const signIn = createSignInService({
@@ -80,6 +80,7 @@ export async function buildApp(config: Config, services: Services): Promise<Fast
     presence: services.presence,
     sessions: services.sessions,
     serving,
+    metrics: services.metrics,
   });
   await app.register(staticFiles, { secure: config.http.secureCookies });
   return app;

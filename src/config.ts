@@ -40,6 +40,14 @@ export const variables = {
     'pino log level.',
   ),
   TRUST_PROXY: variable(Bool(false), 'Trust `X-Forwarded-*` from a load balancer (set `true` behind the ALB).'),
+  METRICS_HOST: variable(
+    Type.String({ default: '127.0.0.1' }),
+    'Interface of the metrics listener. Loopback by default: the metrics are for a sidecar, never the public.',
+  ),
+  METRICS_PORT: variable(
+    Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    'Port of the metrics listener (`GET /metrics`, Prometheus text), separate from `PORT`. Unset: no metrics listener.',
+  ),
   EVENT_LOOP_STALL_MS: variable(
     Positive(1000),
     'Longest event-loop delay (ms) in the last 10 to 20 s that `/healthz` tolerates; past it the instance asks for no traffic (503).',
@@ -204,6 +212,9 @@ function shape(env: Env, problems: string[]) {
     const value = env[name];
     if (value) parseOrigin(name, value, problems);
   }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT (the metrics stay off the public listener)');
+  }
   if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
     problems.push(`REDIS_URL: must start with redis:// or rediss://`);
   }
@@ -220,6 +231,10 @@ function shape(env: Env, problems: string[]) {
       eventLoopStallMs: env.EVENT_LOOP_STALL_MS,
     },
     logLevel: env.LOG_LEVEL,
+    metrics: {
+      host: env.METRICS_HOST,
+      port: env.METRICS_PORT,
+    },
     aws: {
       region: env.AWS_REGION ?? 'us-east-1',
       dynamodbEndpoint: env.DYNAMODB_ENDPOINT,

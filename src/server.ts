@@ -6,6 +6,7 @@ import closeWithGrace from 'close-with-grace';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './config.js';
 import { buildApp } from './app.js';
 import { compose } from './compose.js';
+import { buildMetricsListener } from './transport/http/metrics-listener.js';
 
 /**
  * How long shutdown may take after the drain's spread before the process gives up and
@@ -44,14 +45,16 @@ async function main() {
   const stack = draft.mode === 'local' ? await localStackFor(draft) : undefined;
   const config = freezeConfig(draft);
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let services: Awaited<ReturnType<typeof compose>>;
   try {
-    const services = await compose(config);
+    services = await compose(config);
     app = await buildApp(config, services);
   } catch (err) {
     await stack?.close();
     throw err;
   }
 
+  const metricsListener = config.metrics.port === undefined ? undefined : buildMetricsListener(services.metrics);
   // The drain's spread, then the writes in flight (bounded by the SDK's timeouts) and closing the clients.
   closeWithGrace({ delay: config.realtime.drainSpreadMs + AFTER_DRAIN_GRACE_MS }, async ({ signal, err }) => {
     if (err) {
@@ -62,9 +65,11 @@ async function main() {
       await app.drain();
     }
     await app.close();
+    await metricsListener?.close();
     await stack?.close();
   });
 
+  await metricsListener?.listen({ port: config.metrics.port, host: config.metrics.host });
   await app.listen({ port: config.http.port, host: config.http.host });
   const readyMs = Math.round(performance.now() - startedAt);
   app.log.info({ readyMs, mode: config.mode }, 'huddle is ready');

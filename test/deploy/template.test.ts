@@ -420,7 +420,7 @@ t.test('every table of the key design exists with its keys, indexes, TTL, on-dem
 // ------------------------------------------------------------------ configuration
 
 /** Variables this template sets that src/config.ts is about to read (decided, not yet merged). */
-const PENDING_VARIABLES = new Set(['REDIS_AUTH_TOKEN', 'METRICS_HOST', 'METRICS_PORT']);
+const PENDING_VARIABLES = new Set(['REDIS_AUTH_TOKEN']);
 
 function requiredInAwsMode(): string[] {
   try {

@@ -130,6 +130,14 @@ t.test('the configuration cannot be changed once loaded', async (t) => {
   }, TypeError);
 });
 
+t.test('the metrics listener is off unless METRICS_PORT is set, loopback by default, never the public port', async (t) => {
+  t.same(loadConfig({}).metrics, { host: '127.0.0.1', port: undefined });
+  t.same(loadConfig({ METRICS_PORT: '9464' }).metrics, { host: '127.0.0.1', port: 9464 });
+  t.same(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics, { host: '0.0.0.0', port: 9464 });
+  t.match(problemsOf({ PORT: '3000', METRICS_PORT: '3000' }), [/^METRICS_PORT: must differ from PORT/]);
+  t.match(problemsOf({ METRICS_PORT: 'nine' }), [/^METRICS_PORT: /]);
+});
+
 t.test('every variable carries a description and a schema', async (t) => {
   for (const [name, spec] of Object.entries(variables)) {
     t.ok(spec.description.length > 10, `${name} is described`);

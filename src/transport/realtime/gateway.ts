@@ -12,6 +12,7 @@ import type { PresenceService } from '../../domain/presence/presence-service.js'
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
 import type { UsersRepository } from '../../domain/users/ports.js';
+import type { Metrics } from '../../domain/metrics.js';
 import { errorBody } from '../http/error-handler.js';
 import { ClientConnection } from './client-connection.js';
 import type { ConnectionHub } from './connection-hub.js';
@@ -35,6 +36,7 @@ export interface GatewayDeps {
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
   /** True once this instance drains: new sockets belong on another instance. */
   isDraining: () => boolean;
+  metrics: Pick<Metrics, 'frameReceived' | 'frameSent' | 'rateLimited' | 'quotaRefused'>;
 }
 
 export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
@@ -119,6 +121,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
 
   async function decodeAndHandle(connection: ClientConnection, raw: string): Promise<void> {
     const decoded = decodeClientFrame(raw);
+    deps.metrics.frameReceived(decoded.ok ? decoded.frame.type : 'invalid');
     if (!decoded.ok) {
       connection.send(errorFrame({ code: decoded.code, message: decoded.message }, { id: decoded.id, frame: decoded.frameType }));
       return;
@@ -135,6 +138,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
           ...('clientMsgId' in frame ? { clientMsgId: frame.clientMsgId } : {}),
         },
       });
+      if (reply.type === 'error' && reply.code === 'quota_exceeded') deps.metrics.quotaRefused();
       if (reply.type === 'error' && reply.code === 'internal') connection.log.error({ err, frame: frame.type }, 'frame failed');
       connection.send(reply);
     }
@@ -150,6 +154,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
         { userId: user.userId, username: user.username, email: user.email, sessionHash: user.sessionHash },
         req.log.child({ userId: user.userId }),
         { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
+        deps.metrics.frameSent,
       );
       connection.log.debug({ connId: connection.id }, 'socket open');
 
@@ -164,6 +169,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
       socket.on('message', (data, isBinary) => {
         if (connection.closed) return;
         if (!connection.admitFrame()) {
+          deps.metrics.rateLimited('socket');
           connection.send(errorFrame({ code: 'rate_limited', message: 'Too many frames; slow down' }));
           return;
         }

@@ -11,6 +11,7 @@ import websocket from '@fastify/websocket';
 import type { Config } from '../../config.js';
 import type { ChatsService } from '../../domain/chats/chats-service.js';
 import type { EventPublisher } from '../../domain/events/ports.js';
+import type { Metrics } from '../../domain/metrics.js';
 import type { Bus } from '../../domain/fanout/ports.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
 import type { PresenceService } from '../../domain/presence/presence-service.js';
@@ -47,15 +48,19 @@ export interface RealtimeOptions {
   presence: PresenceService;
   sessions: Pick<SessionService, 'validate'>;
   serving: DrainState;
+  metrics: Metrics;
 }
 
 async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
-  const { settings, bus, presence, sessions, serving } = options;
+  const { settings, bus, presence, sessions, serving, metrics } = options;
   const hub = new ConnectionHub(bus, app.log, {
     lastDisconnection: (userId, chatIds) => {
       presence.userDisconnected(userId, chatIds).catch((err) => app.log.warn({ err }, 'presence update failed'));
     },
+    messageArrived: (frame) => metrics.messageDelivered((Date.now() - frame.message.createdAt) / 1000),
   });
+  metrics.watchOpenSockets(() => hub.socketCount());
+  metrics.watchBusSubscriptions(() => hub.stats().subscriptions);
   // Replaces the plugin's own shutdown, which would close sockets without a code.
   await app.register(websocket, {
     options: { maxPayload: settings.maxPayloadBytes, perMessageDeflate: false },
@@ -69,6 +74,7 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     messages: options.messages,
     events: options.events,
     clock: () => Date.now(),
+    metrics,
   });
   registerGateway(app, {
     settings,
@@ -82,10 +88,12 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     messages: options.messages,
     presence,
     isDraining: () => serving.draining,
+    metrics,
   });
 
   // Whatever the bus lost while Redis was away, clients get back through sync.
   bus.onRecovered(() => {
+    metrics.busReconnected();
     app.log.warn('bus reconnected: asking every socket to sync');
     hub.broadcast({ type: 'resync', reason: 'bus_reconnected' });
   });
