@@ -133,12 +133,14 @@ async function createFanout(
   // Boot fails here when Redis is set but cannot be reached.
   const bus = await createRedisBus<ServerFrame>({
     url: redis.url,
+    credentials: redis.credentials,
     keyPrefix: redis.keyPrefix,
     nodeId,
     logger: logger.child({ module: 'bus' }),
   });
   const presence = createRedisPresence({
     redis: redis.url,
+    credentials: redis.credentials,
     keyPrefix: redis.keyPrefix,
     nodeId,
     ttlMs: realtime.presenceTtlMs,
@@ -155,7 +157,10 @@ async function createSequencer(
 ): Promise<{ sequencer: Sequencer; close(): Promise<void> }> {
   if (!config.redis.url) return { sequencer: createMemorySequencer(), close: async () => {} };
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
-  const redis = new Redis(config.redis.url, { ...baseConnectionOptions('huddle-seq'), enableOfflineQueue: false });
+  const redis = new Redis(config.redis.url, {
+    ...baseConnectionOptions('huddle-seq', config.redis.credentials),
+    enableOfflineQueue: false,
+  });
   watchConnection(redis, 'sequencer', logger.child({ module: 'sequencer' }));
   try {
     await redis.connect();

@@ -78,6 +78,10 @@ export const variables = {
   PREMIUM_GROUP: variable(Type.String({ default: 'premium' }), 'Cognito group whose members become premium at sign-in.'),
 
   REDIS_URL: variable(Optional(), 'Redis for the cross-instance bus and presence. Unset: in-process bus (one instance only).'),
+  REDIS_AUTH_TOKEN: variable(
+    Optional(),
+    'AUTH token (password) of the Redis at `REDIS_URL`, kept out of the URL because it comes from a secret. A `rediss://` URL connects over TLS.',
+  ),
   REDIS_KEY_PREFIX: variable(
     Type.String({ default: 'huddle:' }),
     'Prefix of every Redis key and channel (one per deployment or test run).',
@@ -218,6 +222,10 @@ function shape(env: Env, problems: string[]) {
   if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
     problems.push(`REDIS_URL: must start with redis:// or rediss://`);
   }
+  if (env.REDIS_AUTH_TOKEN && !env.REDIS_URL) problems.push('REDIS_AUTH_TOKEN: set without REDIS_URL');
+  if (env.REDIS_AUTH_TOKEN && env.REDIS_URL && /^rediss?:\/\/[^/]*:[^/@]*@/.test(env.REDIS_URL)) {
+    problems.push('REDIS_AUTH_TOKEN: REDIS_URL carries a password too; keep the token in REDIS_AUTH_TOKEN only');
+  }
 
   return {
     mode,
@@ -259,6 +267,10 @@ function shape(env: Env, problems: string[]) {
     redis: {
       url: env.REDIS_URL,
       keyPrefix: env.REDIS_KEY_PREFIX,
+      credentials: {
+        password: env.REDIS_AUTH_TOKEN,
+        tls: env.REDIS_URL?.startsWith('rediss://') ?? false,
+      },
     },
     session: {
       secret: env.SESSION_SECRET,

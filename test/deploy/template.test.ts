@@ -419,9 +419,6 @@ t.test('every table of the key design exists with its keys, indexes, TTL, on-dem
 
 // ------------------------------------------------------------------ configuration
 
-/** Variables this template sets that src/config.ts is about to read (decided, not yet merged). */
-const PENDING_VARIABLES = new Set(['REDIS_AUTH_TOKEN']);
-
 function requiredInAwsMode(): string[] {
   try {
     parseConfig({ COGNITO_USER_POOL_ID: 'eu-west-1_Sample123' });
@@ -440,7 +437,7 @@ t.test('the task definition sets every variable the service needs on AWS, secret
     t.ok(set.has(name), `${name} is set`);
   }
   for (const name of set) {
-    t.ok(name in variables || PENDING_VARIABLES.has(name), `${name} is a variable the service reads`);
+    t.ok(name in variables, `${name} is a variable the service reads`);
   }
   for (const name of ['SESSION_SECRET', 'REDIS_AUTH_TOKEN']) {
     t.ok(secrets.has(name) && !environment.has(name), `${name} comes from a secret, never a plain value`);
