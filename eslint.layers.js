@@ -5,7 +5,7 @@
  *   web                the page (runs in browsers): shared and itself only; nothing of Node
  *   domain             model, shared, its own ports; no framework, driver or SDK
  *   adapters           domain ports, model, shared; never transport
- *   transport          domain, model, shared (and config types); never adapters
+ *   transport          domain, model, shared (and config types); never adapters or prom-client (metrics go through the domain's port)
  *   local              adapters, shared, config; never transport
  *   compose, app, server   everything
  *
@@ -28,6 +28,7 @@ const infrastructure = [
   'openid-client',
   'aws-jwt-verify',
   'pino',
+  'prom-client',
 ];
 const compositionRoot = ['**/compose.js', '**/app.js', '**/server.js'];
 
@@ -63,7 +64,7 @@ export const layerRules = [
   restrict(
     ['src/transport/**/*.ts'],
     [
-      ...importsOf(['ioredis', '@aws-sdk/*', '@smithy/*', 'openid-client', 'aws-jwt-verify']),
+      ...importsOf(['ioredis', '@aws-sdk/*', '@smithy/*', 'openid-client', 'aws-jwt-verify', 'prom-client']),
       ...paths(['**/adapters/**', '**/local/**', '**/compose.js', '**/server.js'], 'transport reaches adapters only through domain ports'),
     ],
   ),

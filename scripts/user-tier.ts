@@ -16,7 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
-import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from '../src/config.js';
+import { ConfigError, freezeConfig, parseConfig, type Config, type ConfigDraft } from '../src/config.js';
 import { AppError, type Tier } from '../src/model/index.js';
 import { createDynamoClient } from '../src/adapters/dynamodb/client.js';
 import { documentsOver } from '../src/adapters/dynamodb/document.js';
@@ -72,9 +72,9 @@ function explain(err: unknown, target: string): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-async function connectBus(url: string, keyPrefix: string): Promise<Bus<ServerFrame> | undefined> {
+async function connectBus(redis: Config['redis'] & { url: string }): Promise<Bus<ServerFrame> | undefined> {
   const logger = pino({ level: 'error', base: undefined }, pino.destination(2));
-  const connecting = createRedisBus<ServerFrame>({ url, keyPrefix, logger });
+  const connecting = createRedisBus<ServerFrame>({ url: redis.url, credentials: redis.credentials, keyPrefix: redis.keyPrefix, logger });
   const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), REDIS_TIMEOUT_MS).unref());
   const bus = await Promise.race([connecting.catch(() => undefined), timeout]);
   // A connection that comes up after we stopped waiting must not keep the process alive.
@@ -96,7 +96,8 @@ async function main(): Promise<number> {
   const target = config.aws.dynamodbEndpoint ?? `DynamoDB in ${config.aws.region}`;
 
   const raw = createDynamoClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
-  const bus = config.redis.url ? await connectBus(config.redis.url, config.redis.keyPrefix) : undefined;
+  const { redis } = config;
+  const bus = redis.url ? await connectBus({ ...redis, url: redis.url }) : undefined;
   try {
     const quotas = createQuotasService({
       repository: createQuotasRepository(documentsOver(raw), tableNames(config.tables.prefix).users),

@@ -15,6 +15,7 @@ import rateLimit from './transport/http/rate-limit.js';
 import sameOrigin from './transport/http/same-origin.js';
 import staticFiles from './transport/http/static.js';
 import healthRoutes from './transport/http/health-routes.js';
+import { ServingHealth } from './transport/http/serving-health.js';
 import authRoutes from './transport/http/auth-routes.js';
 import apiRoutes from './transport/http/api-routes.js';
 import realtime from './transport/realtime/realtime-plugin.js';
@@ -42,20 +43,26 @@ export async function buildApp(config: Config, services: Services, options: Buil
     forceCloseConnections: true,
     ajv: { plugins: [safeIntegerKeyword] },
   });
+  const serving = new ServingHealth({ stallThresholdMs: config.http.eventLoopStallMs });
+  app.decorate('serving', serving);
   // onClose hooks run after preClose (where the realtime plugin closes the sockets).
-  app.addHook('onClose', () => services.close());
+  app.addHook('onClose', async () => {
+    serving.close();
+    await services.close();
+  });
 
   const cookies = { secure: config.http.secureCookies };
-  await app.register(errorHandler);
+  await app.register(errorHandler, { metrics: services.metrics });
   await app.register(sameOrigin, { publicOrigin: config.http.publicOrigin });
   await app.register(rateLimit, {
     perMinute: config.http.rateLimitPerMinute,
     redis: services.sharedCounters,
     keyPrefix: config.redis.keyPrefix,
+    metrics: services.metrics,
   });
   await app.register(sessionAuth, { sessions: services.sessions, secret: config.session.secret!, cookies });
 
-  await app.register(healthRoutes, { readiness: services.readiness });
+  await app.register(healthRoutes, { serving, readiness: services.readiness });
   const signIn = createSignInService({
     provider: services.identity.client,
     verifier: services.identity.verifier,
@@ -89,6 +96,8 @@ export async function buildApp(config: Config, services: Services, options: Buil
     users: services.users,
     presence: services.presence,
     sessions: services.sessions,
+    serving,
+    metrics: services.metrics,
   });
   await app.register(staticFiles, {
     secure: config.http.secureCookies,
@@ -96,4 +105,11 @@ export async function buildApp(config: Config, services: Services, options: Buil
     ...(options.pageDir ? { root: options.pageDir } : {}),
   });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether this instance should get traffic (draining, event loop); `/healthz` reports it. */
+    serving: ServingHealth;
+  }
 }

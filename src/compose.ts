@@ -28,6 +28,8 @@ import { createQuotasRepository } from './adapters/dynamodb/quotas-repository.js
 import { createSessionsRepository } from './adapters/dynamodb/sessions-repository.js';
 import { createUsersRepository } from './adapters/dynamodb/users-repository.js';
 import { createS3Client } from './adapters/s3/client.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './adapters/metrics/prometheus-metrics.js';
+import { reportCalls } from './adapters/metrics/sdk-call-metrics.js';
 import { createS3BlobStore } from './adapters/s3/s3-blob-store.js';
 import { createRedisBus } from './adapters/redis/redis-bus.js';
 import { createRedisPresence } from './adapters/redis/redis-presence.js';
@@ -76,6 +78,8 @@ export interface Services {
   presence: PresenceService;
   /** The group-commit queue of this instance (its figures feed the metrics). */
   writer: MessageWriter;
+  /** This instance's figures; served on the metrics listener, never the public one. */
+  metrics: PrometheusMetrics;
   sessions: SessionService;
   identity: Identity;
   /**
@@ -134,12 +138,14 @@ async function createFanout(
   // Boot fails here when Redis is set but cannot be reached.
   const bus = await createRedisBus<FanoutFrame>({
     url: redis.url,
+    credentials: redis.credentials,
     keyPrefix: redis.keyPrefix,
     nodeId,
     logger: logger.child({ module: 'bus' }),
   });
   const presence = createRedisPresence({
     redis: redis.url,
+    credentials: redis.credentials,
     keyPrefix: redis.keyPrefix,
     nodeId,
     ttlMs: realtime.presenceTtlMs,
@@ -158,7 +164,7 @@ async function createSequencer(
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
   // A commit asks for every chat's seqs in one tick: auto-pipelining sends them in one write.
   const redis = new Redis(config.redis.url, {
-    ...baseConnectionOptions('huddle-seq'),
+    ...baseConnectionOptions('huddle-seq', config.redis.credentials),
     enableOfflineQueue: false,
     enableAutoPipelining: true,
   });
@@ -180,10 +186,13 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   const nodeId = randomBytes(8).toString('hex');
   const onBackgroundError = (err: unknown, what: string) => logger.error({ err }, `${what} failed`);
 
+  const metrics = createPrometheusMetrics();
   const raw = createDynamoClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  reportCalls(raw, 'dynamodb', metrics);
   const db = documentsOver(raw);
   const tables = tableNames(config.tables.prefix);
   const s3 = createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint });
+  reportCalls(s3, 's3', metrics);
   const blob = createS3BlobStore(s3, config.files.bucket);
   const closeClients = () => {
     raw.destroy();
@@ -240,7 +249,10 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     settings: config.writes,
     clock,
     logger,
-    onCommitted: (stored) => chatActivity.record(stored),
+    onCommitted: (stored) => {
+      metrics.messagesPersisted(stored.length);
+      chatActivity.record(stored);
+    },
   });
   const files = createFilesService({
     blob,
@@ -305,6 +317,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
     files,
     presence,
     writer,
+    metrics,
     sessions,
     identity: { client, verifier },
     sharedCounters: seqs.redis,

@@ -42,6 +42,22 @@ export const variables = {
     Type.String({ pattern: '^(true|false|[0-9])$', default: 'false' }),
     'Proxy hops in front of huddle whose `X-Forwarded-*` is trusted: `false` (none), a count, or `true` (one: the ALB). The client address is the one the outermost trusted hop saw.',
   ),
+  METRICS_HOST: variable(
+    Type.String({ default: '127.0.0.1' }),
+    'Interface of the metrics listener. Loopback by default: the metrics are for a sidecar, never the public.',
+  ),
+  METRICS_PORT: variable(
+    Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    'Port of the metrics listener (`GET /metrics`, Prometheus text), separate from `PORT`. Unset: no metrics listener.',
+  ),
+  EVENT_LOOP_STALL_MS: variable(
+    Positive(1000),
+    'Longest event-loop delay (ms) in the last 10 to 20 s that `/healthz` tolerates; past it the instance asks for no traffic (503).',
+  ),
+  DRAIN_SPREAD_MS: variable(
+    Positive(10_000),
+    'On SIGTERM, the sockets are closed (1012) spread over this long (ms), so their clients reconnect to other instances gradually.',
+  ),
   HTTP_RATE_LIMIT_PER_MINUTE: variable(
     Positive(600),
     'HTTP requests one client (its verified session, else its address) may make per minute; shared by every instance through Redis when `REDIS_URL` is set.',
@@ -64,6 +80,10 @@ export const variables = {
   PREMIUM_GROUP: variable(Type.String({ default: 'premium' }), 'Cognito group whose members become premium at sign-in.'),
 
   REDIS_URL: variable(Optional(), 'Redis for the cross-instance bus and presence. Unset: in-process bus (one instance only).'),
+  REDIS_AUTH_TOKEN: variable(
+    Optional(),
+    'AUTH token (password) of the Redis at `REDIS_URL`, kept out of the URL because it comes from a secret. A `rediss://` URL connects over TLS.',
+  ),
   REDIS_KEY_PREFIX: variable(
     Type.String({ default: 'huddle:' }),
     'Prefix of every Redis key and channel (one per deployment or test run).',
@@ -205,8 +225,15 @@ function shape(env: Env, problems: string[]) {
     const value = env[name];
     if (value) parseOrigin(name, value, problems);
   }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT (the metrics stay off the public listener)');
+  }
   if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
     problems.push(`REDIS_URL: must start with redis:// or rediss://`);
+  }
+  if (env.REDIS_AUTH_TOKEN && !env.REDIS_URL) problems.push('REDIS_AUTH_TOKEN: set without REDIS_URL');
+  if (env.REDIS_AUTH_TOKEN && env.REDIS_URL && /^rediss?:\/\/[^/]*:[^/@]*@/.test(env.REDIS_URL)) {
+    problems.push('REDIS_AUTH_TOKEN: REDIS_URL carries a password too; keep the token in REDIS_AUTH_TOKEN only');
   }
 
   return {
@@ -219,8 +246,13 @@ function shape(env: Env, problems: string[]) {
       /** Number of trusted proxy hops, or false for none. */
       trustProxy: proxyHops(env.TRUST_PROXY),
       rateLimitPerMinute: env.HTTP_RATE_LIMIT_PER_MINUTE,
+      eventLoopStallMs: env.EVENT_LOOP_STALL_MS,
     },
     logLevel: env.LOG_LEVEL,
+    metrics: {
+      host: env.METRICS_HOST,
+      port: env.METRICS_PORT,
+    },
     aws: {
       region: env.AWS_REGION ?? 'us-east-1',
       dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
@@ -245,6 +277,10 @@ function shape(env: Env, problems: string[]) {
     redis: {
       url: env.REDIS_URL,
       keyPrefix: env.REDIS_KEY_PREFIX,
+      credentials: {
+        password: env.REDIS_AUTH_TOKEN,
+        tls: env.REDIS_URL?.startsWith('rediss://') ?? false,
+      },
     },
     session: {
       secret: env.SESSION_SECRET,
@@ -260,6 +296,7 @@ function shape(env: Env, problems: string[]) {
       sendHardLimitBytes: env.WS_SEND_HARD_LIMIT_BYTES,
       syncMaxMessages: env.SYNC_MAX_MESSAGES,
       presenceTtlMs: env.PRESENCE_TTL_MS,
+      drainSpreadMs: env.DRAIN_SPREAD_MS,
     },
     chats: {
       messageMaxLength: env.MESSAGE_MAX_LENGTH,

@@ -6,6 +6,13 @@ import closeWithGrace from 'close-with-grace';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './config.js';
 import { buildApp } from './app.js';
 import { compose } from './compose.js';
+import { buildMetricsListener } from './transport/http/metrics-listener.js';
+
+/**
+ * How long shutdown may take after the drain's spread before the process gives up and
+ * exits 1; with the default spread (10 s) it stays below the task's stop timeout (45 s).
+ */
+const AFTER_DRAIN_GRACE_MS = 25_000;
 
 async function localStackFor(draft: ConfigDraft) {
   // Imported only here: the emulators are development dependencies, absent from the image.
@@ -38,21 +45,31 @@ async function main() {
   const stack = draft.mode === 'local' ? await localStackFor(draft) : undefined;
   const config = freezeConfig(draft);
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let services: Awaited<ReturnType<typeof compose>>;
   try {
-    const services = await compose(config);
+    services = await compose(config);
     app = await buildApp(config, services);
   } catch (err) {
     await stack?.close();
     throw err;
   }
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
+  const metricsListener = config.metrics.port === undefined ? undefined : buildMetricsListener(services.metrics);
+  // The drain's spread, then the writes in flight (bounded by the SDK's timeouts) and closing the clients.
+  closeWithGrace({ delay: config.realtime.drainSpreadMs + AFTER_DRAIN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) {
+      // After a crash the process is suspect: no lingering, the sockets close at once.
+      app.log.error({ err }, 'shutting down after an error');
+    } else {
+      app.log.info({ signal }, 'shutting down: draining');
+      await app.drain();
+    }
     await app.close();
+    await metricsListener?.close();
     await stack?.close();
   });
 
+  await metricsListener?.listen({ port: config.metrics.port, host: config.metrics.host });
   await app.listen({ port: config.http.port, host: config.http.host });
   const readyMs = Math.round(performance.now() - startedAt);
   app.log.info({ readyMs, mode: config.mode }, 'huddle is ready');

@@ -5,8 +5,8 @@
  */
 export const CloseCode = {
   normal: 1000,
-  /** The server is shutting down: reconnect (to another instance) and sync. */
-  goingAway: 1001,
+  /** This instance is draining (shutting down or replaced): reconnect, another instance answers, and sync. */
+  serviceRestart: 1012,
   /** The frame was larger than the server accepts (sent by the WebSocket library itself). */
   tooLarge: 1009,
   /** The server could not set the connection up (a dependency failed); reconnect. */
@@ -23,7 +23,7 @@ export type CloseCodeName = keyof typeof CloseCode;
 
 export const closeReason: Record<CloseCodeName, string> = {
   normal: 'bye',
-  goingAway: 'server shutting down',
+  serviceRestart: 'server restarting: reconnect',
   tooLarge: 'frame too large',
   setupFailed: 'could not set up the connection',
   slowConsumer: 'slow consumer: reconnect and sync',

@@ -45,6 +45,11 @@ t.test(
     const down = await getJson(`${instance.baseUrl}/readyz`);
     t.equal(down.status, 503);
     t.same(down.body.failed, ['bus']);
+    t.equal(
+      (await getJson(`${instance.baseUrl}/healthz`)).status,
+      200,
+      'the load balancer keeps sending traffic: Redis is not this instance',
+    );
     await redis.restart();
     let status = 0;
     for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
@@ -54,6 +59,28 @@ t.test(
     t.equal(status, 200, 'ready again once Redis is back, without a restart');
   },
 );
+
+t.test('healthz asks for no traffic while the instance drains; readyz still reports the dependencies', async (t) => {
+  const instance = await startInstance(t, stack);
+  instance.app.serving.startDraining();
+  t.same(await getJson(`${instance.baseUrl}/healthz`), { status: 503, body: { status: 'draining' } });
+  const ready = await getJson(`${instance.baseUrl}/readyz`);
+  t.same(ready, { status: 200, body: { status: 'ready', failed: [], checks: { dynamodb: 'ok', s3: 'ok', bus: 'ok' } } });
+});
+
+t.test('healthz asks for no traffic after the event loop stalled past the threshold', async (t) => {
+  const instance = await startInstance(t, stack, { EVENT_LOOP_STALL_MS: '200' });
+  t.equal((await getJson(`${instance.baseUrl}/healthz`)).status, 200, 'serving before the stall');
+  // The instance runs in this process: blocking here stalls its event loop.
+  const until = Date.now() + 500;
+  while (Date.now() < until) {
+    // busy
+  }
+  const stalled = await getJson(`${instance.baseUrl}/healthz`);
+  t.equal(stalled.status, 503);
+  t.equal(stalled.body.status, 'event_loop_stalled');
+  t.ok(Number(stalled.body.eventLoopDelayMs) >= 200, `the delay it saw is reported (${String(stalled.body.eventLoopDelayMs)} ms)`);
+});
 
 t.test('each client has a request budget; past it, 429 with a JSON error', async (t) => {
   const instance = await startInstance(t, stack, { HTTP_RATE_LIMIT_PER_MINUTE: '5' });

@@ -1,6 +1,6 @@
 /**
  * `npm start` as an operator runs it: its own local stack, then SIGTERM. Sockets are
- * told to go elsewhere (1001), the process exits 0, and nothing it started keeps
+ * told to go elsewhere (1012), the process exits 0, and nothing it started keeps
  * running (DynamoDB Local's Java process, the S3 emulator, the sign-in provider).
  */
 import t from 'tap';
@@ -26,7 +26,7 @@ async function answers(url: string) {
   }
 }
 
-t.test('SIGTERM closes sockets with 1001, stops the local stack and exits 0', async (t) => {
+t.test('SIGTERM closes sockets with 1012, stops the local stack and exits 0', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'huddle-shutdown-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const [port, dynamoPort, s3Port, idpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -73,7 +73,7 @@ t.test('SIGTERM closes sockets with 1001, stops the local stack and exits 0', as
 
   child.kill('SIGTERM');
   const closed = await client.closed;
-  t.equal(closed.code, 1001, 'open sockets are told the server is going away');
+  t.equal(closed.code, 1012, 'open sockets are told to reconnect elsewhere');
   t.equal(await exited, 0, 'the process exits cleanly');
   t.notOk(await dynamoAnswers(`http://127.0.0.1:${dynamoPort}`), 'DynamoDB Local is stopped');
   t.notOk(await answers(`http://127.0.0.1:${s3Port}`), 'the S3 emulator is stopped');

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, freezeConfig, parseConfig, variables } from '../../src/config.js';
+import { baseConnectionOptions } from '../../src/adapters/redis/connection.js';
 
 const loadConfig = (env: Record<string, string>) => freezeConfig(parseConfig(env));
 
@@ -128,6 +129,35 @@ t.test('the configuration cannot be changed once loaded', async (t) => {
   t.throws(() => {
     (config.realtime.allowedOrigins as string[]).push('https://evil.example.com');
   }, TypeError);
+});
+
+t.test('the metrics listener is off unless METRICS_PORT is set, loopback by default, never the public port', async (t) => {
+  t.same(loadConfig({}).metrics, { host: '127.0.0.1', port: undefined });
+  t.same(loadConfig({ METRICS_PORT: '9464' }).metrics, { host: '127.0.0.1', port: 9464 });
+  t.same(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics, { host: '0.0.0.0', port: 9464 });
+  t.match(problemsOf({ PORT: '3000', METRICS_PORT: '3000' }), [/^METRICS_PORT: must differ from PORT/]);
+  t.match(problemsOf({ METRICS_PORT: 'nine' }), [/^METRICS_PORT: /]);
+});
+
+t.test('REDIS_AUTH_TOKEN becomes the connection password, and a rediss:// URL means TLS', async (t) => {
+  t.same(loadConfig({}).redis.credentials, { password: undefined, tls: false }, 'no Redis, no credentials');
+  t.same(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis.credentials, { password: undefined, tls: false });
+  const aws = loadConfig({ ...awsEnv, REDIS_URL: 'rediss://master.example.cache.amazonaws.com:6379', REDIS_AUTH_TOKEN: 't'.repeat(32) });
+  t.same(aws.redis.credentials, { password: 't'.repeat(32), tls: true }, 'the token from its own variable, TLS from the scheme');
+  t.equal(aws.redis.url, 'rediss://master.example.cache.amazonaws.com:6379', 'the URL is left as it is');
+  t.match(problemsOf({ REDIS_AUTH_TOKEN: 'tok' }), [/^REDIS_AUTH_TOKEN: set without REDIS_URL/]);
+  t.match(problemsOf({ REDIS_URL: 'rediss://:secret@h:6379', REDIS_AUTH_TOKEN: 'tok' }), [
+    /^REDIS_AUTH_TOKEN: REDIS_URL carries a password too/,
+  ]);
+});
+
+t.test('the Redis connection options carry the token and TLS to ioredis', async (t) => {
+  const options = baseConnectionOptions('huddle-test', { password: 'tok', tls: true });
+  t.equal(options.password, 'tok');
+  t.same(options.tls, {});
+  const plain = baseConnectionOptions('huddle-test');
+  t.notOk('password' in plain, 'no password when there is no token');
+  t.notOk('tls' in plain, 'no TLS for redis://');
 });
 
 t.test('every variable carries a description and a schema', async (t) => {

@@ -37,6 +37,8 @@ t.test('imports the rule refuses', async (t) => {
     ['src/domain/chats/x.ts', "import { Redis } from 'ioredis';"],
     ['src/domain/chats/x.ts', "import { GetCommand } from '@aws-sdk/lib-dynamodb';"],
     ['src/domain/chats/x.ts', "import type { WebSocket } from 'ws';"],
+    ['src/domain/chats/x.ts', "import { Counter } from 'prom-client';"],
+    ['src/transport/realtime/x.ts', "import { Histogram } from 'prom-client';"],
     ['src/domain/chats/x.ts', "import type { ServerFrame } from '../../transport/realtime/protocol.js';"],
     ['src/domain/chats/x.ts', "import { createChatsRepository } from '../../adapters/dynamodb/chats-repository.js';"],
     ['src/domain/chats/x.ts', "import type { Config } from '../../config.js';"],
@@ -69,6 +71,8 @@ t.test('imports the rule allows', async (t) => {
     ['src/compose.ts', "import { createRedisBus } from './adapters/redis/redis-bus.js';"],
     ['src/web/x.ts', "import { previewOf } from '../shared/preview.js';"],
     ['src/web/x.ts', "import { ChatTimeline } from './reorder-buffer.js';"],
+    ['src/adapters/metrics/x.ts', "import { Counter } from 'prom-client';"],
+    ['src/transport/realtime/x.ts', "import type { Metrics } from '../../domain/metrics.js';"],
   ];
   for (const [file, code] of allowed) {
     t.same(await violations(file, code), [], `${file}: ${code}`);

@@ -21,12 +21,23 @@ export function reconnectDelay(attempt: number): number {
  */
 export const OFFLINE_RETRIES = 5;
 
-export function baseConnectionOptions(name: string): RedisOptions {
+/**
+ * What a connection needs besides its URL: the AUTH token, which comes from a secret
+ * and so never sits in the URL, and TLS (ElastiCache with in-transit encryption).
+ */
+export interface RedisCredentials {
+  password?: string | undefined;
+  tls?: boolean | undefined;
+}
+
+export function baseConnectionOptions(name: string, credentials: RedisCredentials = {}): RedisOptions {
   return {
     lazyConnect: true,
     connectionName: name,
     retryStrategy: reconnectDelay,
     maxRetriesPerRequest: OFFLINE_RETRIES,
+    ...(credentials.password ? { password: credentials.password } : {}),
+    ...(credentials.tls ? { tls: {} } : {}),
   };
 }
 

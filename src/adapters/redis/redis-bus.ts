@@ -15,10 +15,13 @@ import { createDeliveryListeners } from '../bus-listeners.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import { createShardedTransport } from './sharded-transport.js';
 import { createStandaloneTransport } from './standalone-transport.js';
+import type { RedisCredentials } from './connection.js';
 
 export interface RedisBusOptions {
   /** `redis://` or `rediss://` URL; with `sharded`, any node of the cluster. */
   url: string;
+  /** The AUTH token and TLS, when the URL does not say them. */
+  credentials?: RedisCredentials | undefined;
   /** Put before every channel name, so deployments (and test runs) sharing a Redis never hear each other. */
   keyPrefix: string;
   logger: Logger;
@@ -41,8 +44,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   const nodeId = opts.nodeId ?? newNodeId();
   const log = opts.logger;
   const transport = opts.sharded
-    ? createShardedTransport({ url: opts.url, nodeId, logger: log })
-    : createStandaloneTransport({ url: opts.url, nodeId, logger: log });
+    ? createShardedTransport({ url: opts.url, credentials: opts.credentials, nodeId, logger: log })
+    : createStandaloneTransport({ url: opts.url, credentials: opts.credentials, nodeId, logger: log });
   const listeners = createDeliveryListeners<Frame>(log);
 
   const redisChannel = (channel: BusChannel) => `${opts.keyPrefix}${channel}`;

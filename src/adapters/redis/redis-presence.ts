@@ -26,12 +26,14 @@
  */
 import { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../../domain/logger.js';
-import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
+import { baseConnectionOptions, closeConnection, watchConnection, type RedisCredentials } from './connection.js';
 import type { PresenceStore } from '../../domain/presence/ports.js';
 
 export interface RedisPresenceOptions {
   /** A connection to use (left open by `close`), or a URL to open one (closed by `close`). Not a subscriber connection. */
   redis: Redis | string;
+  /** With a URL: the AUTH token and TLS, when the URL does not say them. */
+  credentials?: RedisCredentials | undefined;
   keyPrefix: string;
   /** This instance's id: the member of its records. */
   nodeId: string;
@@ -155,7 +157,7 @@ export function createRedisPresence(opts: RedisPresenceOptions): PresenceStore {
   const owned = typeof opts.redis === 'string';
   let client: Redis;
   if (typeof opts.redis === 'string') {
-    client = new Redis(opts.redis, { ...baseConnectionOptions(`huddle-presence-${opts.nodeId}`), lazyConnect: false });
+    client = new Redis(opts.redis, { ...baseConnectionOptions(`huddle-presence-${opts.nodeId}`, opts.credentials), lazyConnect: false });
     watchConnection(client, 'presence', opts.logger ?? silentLogger);
   } else {
     client = opts.redis;

@@ -12,15 +12,20 @@
  */
 import { Cluster, type ClusterOptions } from 'ioredis';
 import type { Logger } from '../../domain/logger.js';
-import { OFFLINE_RETRIES, closeConnection, reconnectDelay } from './connection.js';
+import { OFFLINE_RETRIES, closeConnection, reconnectDelay, type RedisCredentials } from './connection.js';
 import type { PubSubTransport } from './standalone-transport.js';
 
-export function createShardedTransport(opts: { url: string; nodeId: string; logger: Logger }): PubSubTransport {
+export function createShardedTransport(opts: {
+  url: string;
+  credentials?: RedisCredentials | undefined;
+  nodeId: string;
+  logger: Logger;
+}): PubSubTransport {
   const seed = new URL(opts.url);
   const nodeOptions = {
     username: seed.username ? decodeURIComponent(seed.username) : undefined,
-    password: seed.password ? decodeURIComponent(seed.password) : undefined,
-    tls: seed.protocol === 'rediss:' ? {} : undefined,
+    password: opts.credentials?.password ?? (seed.password ? decodeURIComponent(seed.password) : undefined),
+    tls: opts.credentials?.tls || seed.protocol === 'rediss:' ? {} : undefined,
     maxRetriesPerRequest: OFFLINE_RETRIES,
   };
   const startNode = { host: seed.hostname, port: Number(seed.port || 6379) };

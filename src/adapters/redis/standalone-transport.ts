@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../../domain/logger.js';
-import { baseConnectionOptions, closeConnection, watchConnection } from './connection.js';
+import { baseConnectionOptions, closeConnection, watchConnection, type RedisCredentials } from './connection.js';
 
 /** The pub/sub primitives the bus needs; a plain Redis and a cluster provide them differently. */
 export interface PubSubTransport {
@@ -22,11 +22,19 @@ export interface PubSubTransport {
   close(): Promise<void>;
 }
 
-export function createStandaloneTransport(opts: { url: string; nodeId: string; logger: Logger }): PubSubTransport {
+export function createStandaloneTransport(opts: {
+  url: string;
+  credentials?: RedisCredentials | undefined;
+  nodeId: string;
+  logger: Logger;
+}): PubSubTransport {
   // A commit's messages are published in one tick: auto-pipelining sends them in one write.
-  const publisher = new Redis(opts.url, { ...baseConnectionOptions(`huddle-pub-${opts.nodeId}`), enableAutoPipelining: true });
+  const publisher = new Redis(opts.url, {
+    ...baseConnectionOptions(`huddle-pub-${opts.nodeId}`, opts.credentials),
+    enableAutoPipelining: true,
+  });
   const subscriber = new Redis(opts.url, {
-    ...baseConnectionOptions(`huddle-sub-${opts.nodeId}`),
+    ...baseConnectionOptions(`huddle-sub-${opts.nodeId}`, opts.credentials),
     // The bus re-subscribes its own set after a reconnect, so it learns when that is done (see redis-bus.ts).
     autoResubscribe: false,
   });

@@ -6,6 +6,7 @@
  * driver message or stack reaches a client.
  */
 import fp from 'fastify-plugin';
+import type { Metrics } from '../../domain/metrics.js';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, codeForStatus, INTERNAL_MESSAGE, toClientError, type ClientError } from '../../model/index.js';
 import { escapeHtml } from '../../shared/html.js';
@@ -44,9 +45,12 @@ export function sendSignInError(request: FastifyRequest, reply: FastifyReply, er
 }
 
 export default fp(
-  async (app) => {
+  async (app, { metrics }: { metrics: Pick<Metrics, 'quotaRefused'> }) => {
     app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-      if (err instanceof AppError) return reply.status(err.statusCode).send(errorBody(toClientError(err)));
+      if (err instanceof AppError) {
+        if (err.code === 'quota_exceeded') metrics.quotaRefused();
+        return reply.status(err.statusCode).send(errorBody(toClientError(err)));
+      }
       if ('validation' in err && err.validation) {
         return reply.status(400).send(errorBody({ code: 'invalid', message: err.message }));
       }

@@ -17,6 +17,7 @@ import fp from 'fastify-plugin';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { rateLimited } from '../../model/index.js';
+import type { Metrics } from '../../domain/metrics.js';
 import { sendSignInError } from './error-handler.js';
 
 export interface RateLimitSettings {
@@ -25,6 +26,7 @@ export interface RateLimitSettings {
   redis: RateLimitPluginOptions['redis'];
   /** Prefix of the counters' Redis keys. */
   keyPrefix: string;
+  metrics: Pick<Metrics, 'rateLimited'>;
 }
 
 const WINDOW_MS = 60_000;
@@ -53,6 +55,7 @@ export default fp<RateLimitSettings>(
       hook: 'preHandler',
       ...(settings.redis ? { redis: settings.redis, nameSpace: `${settings.keyPrefix}rate:` } : {}),
       skipOnError: true,
+      onExceeded: () => settings.metrics.rateLimited('http'),
       keyGenerator: (request: FastifyRequest) => (request.user ? `s:${request.user.sessionHash}` : byAddress(request)),
     });
     const failures = app.createRateLimit({ max: settings.perMinute, timeWindow: WINDOW_MS, keyGenerator: (r) => `f:${r.ip}` });
@@ -61,6 +64,7 @@ export default fp<RateLimitSettings>(
         const state = await failures(request, { increment: false });
         // Read without counting: `remaining` is what is left of the address's failure budget.
         if (state.isAllowed || state.remaining > 0) return false;
+        settings.metrics.rateLimited('http');
         sendSignInError(request, reply, rateLimited('Too many failed sign-ins from this address; wait a minute'));
         return true;
       },

@@ -52,6 +52,7 @@ export class ClientConnection {
     readonly user: ConnectionUser,
     readonly log: FastifyBaseLogger,
     private readonly limits: SendLimits,
+    private readonly frameSent: (type: string) => void = () => {},
   ) {}
 
   /**
@@ -59,7 +60,7 @@ export class ClientConnection {
    * dropped; past the hard limit the socket is closed so the client reconnects and
    * syncs rather than the server buffering without bound.
    */
-  sendJson(json: string, ephemeral = false): void {
+  sendJson(json: string, ephemeral = false, type = 'unknown'): void {
     if (this.closed || this.socket.readyState !== OPEN) return;
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.limits.hardBytes) {
@@ -69,10 +70,11 @@ export class ClientConnection {
     }
     if (ephemeral && buffered > this.limits.softBytes) return;
     this.socket.send(json);
+    this.frameSent(type);
   }
 
   send(frame: ServerFrame): void {
-    this.sendJson(JSON.stringify(frame), EPHEMERAL_FRAME_TYPES.has(frame.type));
+    this.sendJson(JSON.stringify(frame), EPHEMERAL_FRAME_TYPES.has(frame.type), frame.type);
   }
 
   /** Judges one incoming frame against the flood limits; closes a socket that keeps flooding. */

@@ -73,6 +73,8 @@ class ChannelSubscriptions {
 export interface HubListeners {
   /** A user's last socket on this instance closed. */
   lastDisconnection?: (userId: string, chatIds: string[]) => void;
+  /** A message reached this instance for its sockets (once per instance, not per socket). */
+  messageArrived?: (frame: Extract<ServerFrame, { type: 'message' }>) => void;
   /** A `chat` event (created or changed) reached this socket; these are the chat's members now. */
   joinedChat?: (connection: ClientConnection, memberIds: string[]) => void;
 }
@@ -151,12 +153,13 @@ export class ConnectionHub {
     const sockets = this.byChat.get(chatId);
     if (!sockets || frame.type === 'session_ended') return;
     const ephemeral = EPHEMERAL_FRAME_TYPES.has(frame.type);
+    if (frame.type === 'message') this.listeners.messageArrived?.(frame);
     for (const connection of sockets) {
       if (frame.type === 'presence') {
         if (frame.userId === connection.user.userId || connection.presenceSent.get(frame.userId) === frame.online) continue;
         connection.presenceSent.set(frame.userId, frame.online);
       }
-      connection.sendJson(json, ephemeral);
+      connection.sendJson(json, ephemeral, frame.type);
     }
   }
 
@@ -170,16 +173,16 @@ export class ConnectionHub {
     }
     for (const connection of sockets) {
       if (frame.type !== 'chat') {
-        connection.sendJson(json);
+        connection.sendJson(json, false, frame.type);
       } else if (frame.change === 'removed') {
         this.leaveChat(connection, frame.chat.chatId);
-        connection.sendJson(json);
+        connection.sendJson(json, false, frame.type);
       } else {
         // Hear a new chat before the client learns of it, so it misses nothing after.
         const { chat } = frame;
         this.joinChat(connection, chat.chatId).then(
           () => {
-            connection.sendJson(json);
+            connection.sendJson(json, false, frame.type);
             // New members may be online already: whoever is new to this socket gets a presence frame.
             if ('members' in chat)
               this.listeners.joinedChat?.(
@@ -199,7 +202,7 @@ export class ConnectionHub {
   /** Sends one frame, serialized once, to every local socket. */
   broadcast(frame: ServerFrame): void {
     const json = JSON.stringify(frame);
-    for (const sockets of this.byUser.values()) for (const connection of sockets) connection.sendJson(json);
+    for (const sockets of this.byUser.values()) for (const connection of sockets) connection.sendJson(json, false, frame.type);
   }
 
   connections(): ClientConnection[] {
@@ -208,6 +211,12 @@ export class ConnectionHub {
 
   localUserIds(): string[] {
     return [...this.byUser.keys()];
+  }
+
+  socketCount(): number {
+    let count = 0;
+    for (const sockets of this.byUser.values()) count += sockets.size;
+    return count;
   }
 
   stats() {

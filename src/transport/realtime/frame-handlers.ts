@@ -5,6 +5,7 @@
 import { chatNotFound } from '../../model/index.js';
 import type { ChatsService } from '../../domain/chats/chats-service.js';
 import type { EventPublisher } from '../../domain/events/ports.js';
+import type { Metrics } from '../../domain/metrics.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
 import { HISTORY_PAGE_DEFAULT } from '../../shared/frames.js';
 import type { ClientConnection } from './client-connection.js';
@@ -20,6 +21,7 @@ export interface FrameHandlerDeps {
   messages: MessagesService;
   events: EventPublisher;
   clock: () => number;
+  metrics: Pick<Metrics, 'sendAcked'>;
 }
 
 type Handlers = { [K in ClientFrameType]: (connection: ClientConnection, frame: ClientFrameOf<K>) => Promise<void> };
@@ -39,10 +41,12 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
       const placed = new Promise<void>((resolve) => (markPlaced = resolve));
       // The ack goes out the moment the message is stored, before the message's own
       // event is published, so the sender never sees its message before its ack.
+      const started = performance.now();
       const stored = deps.messages.send(
         actorOf(connection),
         frame,
-        (result) =>
+        (result) => {
+          deps.metrics.sendAcked((performance.now() - started) / 1000);
           connection.send({
             type: 'ack',
             ...echoId(frame),
@@ -52,7 +56,8 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
             createdAt: result.createdAt,
             duplicate: result.duplicate,
             ...(result.messagesToday !== undefined ? { messagesToday: result.messagesToday } : {}),
-          }),
+          });
+        },
         markPlaced,
       );
       // Its outcome is answered here, since the frame's handling may have moved on.

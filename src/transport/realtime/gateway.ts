@@ -12,6 +12,7 @@ import type { PresenceService } from '../../domain/presence/presence-service.js'
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
 import type { UsersRepository } from '../../domain/users/ports.js';
+import type { Metrics } from '../../domain/metrics.js';
 import { errorBody } from '../http/error-handler.js';
 import { ClientConnection } from './client-connection.js';
 import type { ConnectionHub } from './connection-hub.js';
@@ -33,6 +34,9 @@ export interface GatewayDeps {
   quotas: Pick<QuotasService, 'summaryOf'>;
   messages: Pick<MessagesService, 'noteUsage'>;
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
+  /** True once this instance drains: new sockets belong on another instance. */
+  isDraining: () => boolean;
+  metrics: Pick<Metrics, 'frameReceived' | 'frameSent' | 'rateLimited' | 'quotaRefused'>;
 }
 
 export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
@@ -48,6 +52,12 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
       return reply
         .status(429)
         .send(errorBody({ code: 'rate_limited', message: `At most ${settings.maxSocketsPerUser} open connections per user; close a tab` }));
+    }
+  }
+
+  async function refuseWhileDraining(_request: FastifyRequest, reply: FastifyReply) {
+    if (deps.isDraining()) {
+      return reply.status(503).send(errorBody({ code: 'unavailable', message: 'This instance is shutting down; connect again' }));
     }
   }
 
@@ -123,6 +133,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
 
   async function decodeAndHandle(connection: ClientConnection, raw: string): Promise<void> {
     const decoded = decodeClientFrame(raw);
+    deps.metrics.frameReceived(decoded.ok ? decoded.frame.type : 'invalid');
     if (!decoded.ok) {
       connection.send(errorFrame({ code: decoded.code, message: decoded.message }, { id: decoded.id, frame: decoded.frameType }));
       return;
@@ -139,6 +150,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
           ...('clientMsgId' in frame ? { clientMsgId: frame.clientMsgId } : {}),
         },
       });
+      if (reply.type === 'error' && reply.code === 'quota_exceeded') deps.metrics.quotaRefused();
       if (reply.type === 'error' && reply.code === 'internal') connection.log.error({ err, frame: frame.type }, 'frame failed');
       connection.send(reply);
     }
@@ -146,7 +158,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
 
   app.get(
     '/ws',
-    { websocket: true, preValidation: [app.requireUser, checkOrigin, checkSocketCap] },
+    { websocket: true, preValidation: [refuseWhileDraining, app.requireUser, checkOrigin, checkSocketCap] },
     (socket: WebSocket, req: FastifyRequest) => {
       const user = req.user!;
       socketsOf.set(user.userId, (socketsOf.get(user.userId) ?? 0) + 1);
@@ -161,6 +173,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
         },
         req.log.child({ userId: user.userId }),
         { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
+        deps.metrics.frameSent,
       );
       connection.log.debug({ connId: connection.id }, 'socket open');
 
@@ -176,6 +189,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
         if (connection.closed) return;
         const verdict = connection.admitFrame();
         if (verdict !== 'admit') {
+          deps.metrics.rateLimited('socket');
           if (verdict === 'refuse') {
             connection.send(
               errorFrame({
