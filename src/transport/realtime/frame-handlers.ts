@@ -21,7 +21,7 @@ export interface FrameHandlerDeps {
   messages: MessagesService;
   events: EventPublisher;
   clock: () => number;
-  metrics: Pick<Metrics, 'sendAcked'>;
+  metrics: Pick<Metrics, 'sendAcked' | 'quotaRefused'>;
 }
 
 type Handlers = { [K in ClientFrameType]: (connection: ClientConnection, frame: ClientFrameOf<K>) => Promise<void> };
@@ -69,6 +69,7 @@ export function createFrameHandlers(deps: FrameHandlerDeps) {
             frame: 'send',
             details: { chatId: frame.chatId, clientMsgId: frame.clientMsgId },
           });
+          if (reply.type === 'error' && reply.code === 'quota_exceeded') deps.metrics.quotaRefused();
           if (reply.type === 'error' && reply.code === 'internal') connection.log.error({ err, frame: 'send' }, 'frame failed');
           try {
             connection.send(reply);
