@@ -29,6 +29,13 @@ async function localStackFor(draft: ConfigDraft) {
   return stack;
 }
 
+function listenFailure(err: unknown, port: number, metricsPort: number | undefined): string {
+  const { code, port: failedPort } = err as { code?: string; port?: number };
+  if (code !== 'EADDRINUSE') return `cannot listen: ${err instanceof Error ? err.message : String(err)}`;
+  const variable = failedPort === metricsPort ? 'METRICS_PORT' : 'PORT';
+  return `port ${failedPort ?? port} is already in use by another program: stop it, or set ${variable} to a free port`;
+}
+
 async function main() {
   let draft: ConfigDraft;
   try {
@@ -69,8 +76,16 @@ async function main() {
     await stack?.close();
   });
 
-  await metricsListener?.listen({ port: config.metrics.port, host: config.metrics.host });
-  await app.listen({ port: config.http.port, host: config.http.host });
+  try {
+    await metricsListener?.listen({ port: config.metrics.port, host: config.metrics.host });
+    await app.listen({ port: config.http.port, host: config.http.host });
+  } catch (err) {
+    // Nothing started for this process may outlive it: the local stack's Java process above all.
+    await app.close().catch(() => {});
+    await metricsListener?.close().catch(() => {});
+    await stack?.close();
+    throw new Error(listenFailure(err, config.http.port, config.metrics.port), { cause: err });
+  }
   const readyMs = Math.round(performance.now() - startedAt);
   app.log.info({ readyMs, mode: config.mode }, 'huddle is ready');
   if (stack) {

@@ -15,6 +15,7 @@ import { tableNames } from '../adapters/dynamodb/table.js';
 import { dynamoAnswers, startDynamoDbLocal } from './dynamodb-local.js';
 import { startS3Emulator } from './s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from './identity-provider.js';
+import { requireFreePorts, type WantedPort } from './free-ports.js';
 
 export interface StackAddresses {
   dynamodbEndpoint: string;
@@ -75,6 +76,13 @@ export async function startOrJoinLocalStack(draft: ConfigDraft): Promise<LocalSt
   await mkdir(dataDir, { recursive: true });
   const running = await readRunningStack(dataDir);
   if (running) return { addresses: running, owned: false, close: async () => {} };
+
+  const wanted: WantedPort[] = [];
+  if (!draft.aws.dynamodbEndpoint) wanted.push({ port: draft.local.dynamodbPort, variable: 'LOCAL_DYNAMODB_PORT', what: 'DynamoDB Local' });
+  if (!draft.aws.s3Endpoint) wanted.push({ port: draft.local.s3Port, variable: 'LOCAL_S3_PORT', what: 'the S3 emulator' });
+  if (!draft.identity.localIssuer)
+    wanted.push({ port: draft.local.idpPort, variable: 'LOCAL_IDP_PORT', what: 'the local sign-in provider' });
+  await requireFreePorts(wanted);
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
