@@ -499,6 +499,10 @@ export class ChatClient {
   }
 
   private onAck(frame: ServerFrame & { type: 'ack' }): void {
+    if (typeof frame.messagesToday === 'number' && this.quota && frame.messagesToday !== this.quota.messagesToday) {
+      this.quota = { ...this.quota, messagesToday: frame.messagesToday };
+      this.emit('quota', this.quota);
+    }
     const entry = this.outbox.ack(frame.clientMsgId, frame.seq, frame.createdAt);
     const chat = this.chats.get(frame.chatId);
     if (!entry || !chat) return;

@@ -76,7 +76,17 @@ export interface ErrorInfo {
 
 export type ServerFrame =
   | { type: 'hello'; user: PublicUser; quota?: QuotaSummary; chats?: ChatSummary[]; limits?: ClientLimits; serverTime?: number }
-  | { type: 'ack'; id?: string; chatId: string; clientMsgId: string; seq: number; createdAt: number; duplicate?: boolean }
+  | {
+      type: 'ack';
+      id?: string;
+      chatId: string;
+      clientMsgId: string;
+      seq: number;
+      createdAt: number;
+      duplicate?: boolean;
+      /** The sender's messages counted today, when the server knows it: usage rides on the ack. */
+      messagesToday?: number;
+    }
   | { type: 'message'; message: Message }
   | { type: 'typing'; chatId: string; userId: string; username: string }
   | { type: 'receipt'; chatId: string; userId: string; seq: number }

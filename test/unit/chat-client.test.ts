@@ -571,3 +571,17 @@ t.test('the chat list preview of a file follows the shared rule', async (t) => {
   });
   t.equal(client.getChat('c1')?.summary.lastMessage?.preview, previewOf({ fileName: 'chart.png' }));
 });
+
+t.test("the sender's usage follows its acks (no separate quota frame per send)", async (t) => {
+  const { client, socket, connect, openWithHistory } = setup();
+  client.start();
+  connect();
+  openWithHistory([message(1)]);
+  const seen: number[] = [];
+  client.on('quota', (q) => seen.push(q!.messagesToday));
+  client.sendText('c1', 'counted');
+  const [sent] = socket().framesOf('send');
+  socket().receive({ type: 'ack', chatId: 'c1', clientMsgId: sent!.clientMsgId, seq: 2, createdAt: 5000, messagesToday: 1 });
+  t.equal(client.quota?.messagesToday, 1, 'the usage shown moves to what the ack says');
+  t.same(seen, [1], 'and the page is told once');
+});
