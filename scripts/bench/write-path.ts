@@ -69,6 +69,8 @@ async function main() {
       DYNAMODB_ENDPOINT: counter.endpoint,
       FREE_MESSAGES_PER_DAY: '10000000',
       PREMIUM_MESSAGES_PER_DAY: '10000000',
+      // Every simulated user signs in from this one address: the per-address budget would refuse them.
+      HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
     });
     await run(instances, counter);
   } finally {
