@@ -4,68 +4,31 @@
  * running (DynamoDB Local's Java process, the S3 emulator, the sign-in provider).
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
 import { signIn } from '../helpers/sign-in.js';
 import { connectReady } from '../helpers/ws-client.js';
 import { dynamoAnswers } from '../../src/local/dynamodb-local.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function answers(url: string) {
-  try {
-    await fetch(url, { signal: AbortSignal.timeout(1000) });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { answersHttp as answers, startOwnStackServer } from '../helpers/own-stack-server.js';
 
 t.test('SIGTERM closes sockets with 1012, stops the local stack and exits 0', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'huddle-shutdown-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const [port, dynamoPort, s3Port, idpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const baseUrl = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    // This instance must start its own stack: drop what the test run points at.
-    if (value !== undefined && !['DYNAMODB_ENDPOINT', 'REDIS_URL', 'S3_ENDPOINT', 'OIDC_ISSUER'].includes(name)) env[name] = value;
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: repoRoot,
-    env: {
-      ...env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: baseUrl,
-      LOG_LEVEL: 'warn',
-      LOCAL_DATA_DIR: dataDir,
-      LOCAL_DYNAMODB_PORT: String(dynamoPort),
-      LOCAL_S3_PORT: String(s3Port),
-      LOCAL_IDP_PORT: String(idpPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
+  const server = startOwnStackServer(t, { port, dynamo: dynamoPort, s3: s3Port, idp: idpPort }, dataDir);
+  const { child, exited } = server;
 
   const deadline = Date.now() + 90_000;
   while (!(await answers(`${baseUrl}/healthz`))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the instance did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the instance did not start:\n${server.output()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  t.match(output, /huddle is running: open/, 'it says where to go');
-  t.match(output, /Sign in with any username/, 'and how to sign in');
+  t.match(server.output(), /huddle is running: open/, 'it says where to go');
+  t.match(server.output(), /Sign in with any username/, 'and how to sign in');
   t.ok(existsSync(path.join(dataDir, 'stack.json')), 'the stack is recorded for other instances to join');
 
   const { cookie } = await signIn(baseUrl, 'shutdown-user');
