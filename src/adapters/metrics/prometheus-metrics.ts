@@ -45,6 +45,15 @@ export function createPrometheusMetrics(): PrometheusMetrics {
     labelNames: ['direction', 'type'] as const,
     registers,
   });
+  // Called once per frame per socket, on the fan-out path: the labelled child is looked up once per
+  // (direction, type) instead of prom-client hashing the labels on every call. Types are the protocol's few.
+  const frameCounters = new Map<string, ReturnType<typeof frames.labels>>();
+  const frameCounter = (direction: 'in' | 'out', type: string) => {
+    const key = `${direction} ${type}`;
+    let child = frameCounters.get(key);
+    if (!child) frameCounters.set(key, (child = frames.labels({ direction, type })));
+    return child;
+  };
   const sendAck = new Histogram({
     name: 'huddle_send_ack_seconds',
     help: 'From handling a send to its ack going out.',
@@ -93,8 +102,8 @@ export function createPrometheusMetrics(): PrometheusMetrics {
     render: () => registry.metrics(),
     watchOpenSockets: (read) => (openSockets = read),
     watchBusSubscriptions: (read) => (busSubscriptions = read),
-    frameReceived: (type) => frames.inc({ direction: 'in', type }),
-    frameSent: (type) => frames.inc({ direction: 'out', type }),
+    frameReceived: (type) => frameCounter('in', type).inc(),
+    frameSent: (type) => frameCounter('out', type).inc(),
     sendAcked: (seconds) => sendAck.observe(seconds),
     messageDelivered: (seconds) => sendDelivery.observe(Math.max(0, seconds)),
     messagesPersisted: (count) => persisted.inc(count),
