@@ -81,6 +81,8 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
 export interface BrowserRequest {
   method?: 'GET' | 'POST';
   form?: Record<string, string>;
+  /** A JSON body, as the page's fetch sends. */
+  json?: unknown;
   accept?: string;
 }
 
@@ -90,6 +92,7 @@ export async function browserFetch(jar: CookieJar, url: URL, request: BrowserReq
   const cookie = jar.header(url);
   if (cookie) headers.cookie = cookie;
   if (request.form) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (request.json !== undefined) headers['content-type'] = 'application/json';
   // As a browser does: every POST names the page's origin.
   if (request.method === 'POST') headers.origin = url.origin;
   const res = await fetch(url, {
@@ -97,6 +100,7 @@ export async function browserFetch(jar: CookieJar, url: URL, request: BrowserReq
     headers,
     redirect: 'manual',
     ...(request.form ? { body: new URLSearchParams(request.form).toString() } : {}),
+    ...(request.json !== undefined ? { body: JSON.stringify(request.json) } : {}),
   });
   jar.store(url, res);
   return { res, body: await res.text() };

@@ -114,9 +114,9 @@ t.test('sign in, use the session, sign out', async (t) => {
   t.equal(await instance.services.sessions.validate(record!.sessionHash), true);
 
   // 5. Sign out: row gone, token revoked, cookie cleared, off to the provider's logout.
-  const out = await browserFetch(jar, new URL('/logout', instance.baseUrl), { method: 'POST', form: {} });
-  t.equal(out.res.status, 303);
-  const logoutUrl = new URL(out.res.headers.get('location')!);
+  const out = await browserFetch(jar, new URL('/logout', instance.baseUrl), { method: 'POST', json: {} });
+  t.equal(out.res.status, 200);
+  const logoutUrl = new URL((JSON.parse(out.body) as { redirectTo: string }).redirectTo);
   t.equal(`${logoutUrl.origin}${logoutUrl.pathname}`, `${stack.issuer}/logout`);
   t.equal(logoutUrl.searchParams.get('client_id'), LOCAL_CLIENT_ID);
   t.equal(logoutUrl.searchParams.get('logout_uri'), `${instance.baseUrl}/`);
@@ -333,6 +333,14 @@ t.test('sign-out only from the app itself', async (t) => {
   t.equal(res.status, 403);
   t.equal((await me(instance, cookie)).res.status, 200, 'still signed in');
   t.equal((await fetch(`${instance.baseUrl}/logout`, { redirect: 'manual', headers: { cookie } })).status, 404, 'no GET /logout');
+  const form = await fetch(`${instance.baseUrl}/logout`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, origin: instance.baseUrl, 'content-type': 'application/x-www-form-urlencoded' },
+    body: '',
+  });
+  t.equal(form.status, 415, 'a form post (which another site could make) is refused, even with the right origin');
+  t.equal((await me(instance, cookie)).res.status, 200, 'still signed in');
 });
 
 t.test('lastSeenAt moves at most once a minute', async (t) => {

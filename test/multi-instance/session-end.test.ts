@@ -8,7 +8,7 @@ import t from 'tap';
 import { startTestStack, startInstance, type TestInstance } from '../helpers/test-stack.js';
 import { openDirect, person, type Person } from '../helpers/people.js';
 import { signIn } from '../helpers/sign-in.js';
-import { connectReady, type ChatClient } from '../helpers/ws-client.js';
+import { connect, connectReady, type ChatClient } from '../helpers/ws-client.js';
 
 /**
  * Far below the periodic check's 60 s: a close within it came from the bus. The
@@ -74,4 +74,34 @@ t.test("a session's absolute expiry closes its socket when it passes", async (t)
   t.teardown(() => client.close());
   const closed = await closedWithin(client, 3_000 + CLOSE_DEADLINE_MS);
   t.match(closed, { code: 4501 }, 'closed with 4501, without waiting for the periodic check');
+});
+
+t.test('a sign-out racing a socket that is still opening leaves no socket open', async (t) => {
+  const dave = await person(a, 'dave');
+  const outcomes = { refused: 0, closed4501: 0, stillOpen: 0 };
+  // The gap is between the upgrade's session read and the user-channel subscription,
+  // a few milliseconds wide: many trials with the sign-out at varied offsets hit it.
+  for (let trial = 0; trial < 24; trial++) {
+    const session = await signIn(b.baseUrl, dave.username);
+    const opening = connect(b.wsUrl, { cookie: session.cookie }).then(
+      (client) => {
+        t.teardown(() => client.close());
+        return client;
+      },
+      (err: { statusCode?: number }) => err.statusCode ?? 0,
+    );
+    await new Promise((resolve) => setTimeout(resolve, trial % 12));
+    t.equal(await logout(a, session.cookie), 200);
+    const client = await opening;
+    if (typeof client === 'number') {
+      t.equal(client, 401, 'an upgrade that comes after the sign-out is refused');
+      outcomes.refused += 1;
+      continue;
+    }
+    const closed = await closedWithin(client, CLOSE_DEADLINE_MS);
+    if (closed === 'still open') outcomes.stillOpen += 1;
+    else if (closed.code === 4501) outcomes.closed4501 += 1;
+  }
+  t.comment(`outcomes: ${JSON.stringify(outcomes)}`);
+  t.equal(outcomes.stillOpen, 0, 'every socket of the ended session is refused or closed with 4501');
 });

@@ -156,11 +156,6 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, options) =
     return reply.header('cache-control', 'no-store').redirect(attempt.next, 302);
   });
 
-  // A sign-out form posts urlencoded; its body carries nothing we need.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_request, _body, done) =>
-    done(null, {}),
-  );
-
   app.post('/logout', async (request, reply) => {
     // SameSite=Lax already keeps the cookie off cross-site posts; a foreign Origin is refused outright.
     const origin = request.headers.origin;

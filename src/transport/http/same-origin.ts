@@ -5,8 +5,8 @@
  *   a missing one when the request carries cookies (browsers always send `Origin`
  *   on such requests; only a non-browser client omits it, and it has no cookie to
  *   ride on);
- * - under `/api`, may carry a body only as `application/json`, which a cross-site
- *   form or `text/plain` "simple request" cannot produce without a CORS preflight.
+ * - may carry a body only as `application/json`, which a cross-site form or
+ *   `text/plain` "simple request" cannot produce without a CORS preflight.
  * Checked on `onRequest`, before a session read or a body parse.
  */
 import fp from 'fastify-plugin';
@@ -25,7 +25,7 @@ export default fp<{ publicOrigin: string }>(
           .send(errorBody({ code: 'forbidden', message: `Requests that change something must come from ${publicOrigin}` }));
       }
       const type = request.headers['content-type'];
-      if (request.url.startsWith('/api/') && type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+      if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
         return reply.status(415).send(errorBody({ code: 'unsupported_media_type', message: 'Request bodies are application/json' }));
       }
     });

@@ -11,6 +11,7 @@ import type { ChatsService } from '../../domain/chats/chats-service.js';
 import type { PresenceService } from '../../domain/presence/presence-service.js';
 import type { QuotasService } from '../../domain/quotas/quotas-service.js';
 import type { MessagesService } from '../../domain/messages/messages-service.js';
+import type { SessionService } from '../../domain/sessions/session-service.js';
 import type { UsersRepository } from '../../domain/users/ports.js';
 import type { Metrics } from '../../domain/metrics.js';
 import { errorBody } from '../http/error-handler.js';
@@ -34,6 +35,7 @@ export interface GatewayDeps {
   quotas: Pick<QuotasService, 'summaryOf'>;
   messages: Pick<MessagesService, 'noteUsage'>;
   presence: Pick<PresenceService, 'userConnected' | 'onlineAmong'>;
+  sessions: Pick<SessionService, 'validate'>;
   /** True once this instance drains: new sockets belong on another instance. */
   isDraining: () => boolean;
   metrics: Pick<Metrics, 'frameReceived' | 'frameSent' | 'rateLimited' | 'quotaRefused'>;
@@ -80,6 +82,13 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
     const summaries = await deps.chats.summariesOf(userId, account.chatIds);
     const chatIds = summaries.map((c) => c.chatId);
     const first = await hub.add(connection, chatIds);
+    // A sign-out published after the upgrade read the session but before this socket
+    // listened on the user's channel reached nobody here: one read after subscribing
+    // closes that gap (reads of sockets opening together share one request).
+    if (!(await deps.sessions.validate(connection.user.sessionHash))) {
+      connection.close('sessionEnded');
+      return;
+    }
     // Registered as online before `hello`: a client that has its hello counts as a tab.
     if (first) await deps.presence.userConnected(userId, chatIds);
     if (connection.closed) return;

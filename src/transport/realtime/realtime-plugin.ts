@@ -87,6 +87,7 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
     quotas: options.quotas,
     messages: options.messages,
     presence,
+    sessions,
     isDraining: () => serving.draining,
     metrics,
   });
