@@ -4,8 +4,8 @@
  * emulator, the local sign-in provider) and N huddle instances as separate processes
  * (so their CPU and memory can be read on their own).
  */
-import { redisServerUnavailable } from '../../test/helpers/redis-server.js';
-import { freePort } from '../../test/helpers/free-port.js';
+import { redisServerUnavailable } from '../../src/local/redis-server.js';
+import { freePort } from '../../src/local/free-ports.js';
 import { startLoadStack } from '../load/stack.js';
 import { startInstanceProcess, stopProcess, type InstanceProcess } from '../load/processes.js';
 
