@@ -93,7 +93,7 @@ async function run(instances: BenchInstance[], counter: DynamoCounter) {
     const owner = members[0]!;
     const res = await fetch(`${instances[owner.instance]!.baseUrl}/api/chats/group`, {
       method: 'POST',
-      headers: { cookie: owner.cookie, 'content-type': 'application/json' },
+      headers: { cookie: owner.cookie, 'content-type': 'application/json', origin: instances[owner.instance]!.baseUrl },
       body: JSON.stringify({ title: `bench ${g}`, members: members.slice(1).map((m) => m.username) }),
     });
     if (res.status !== 201) throw new Error(`creating group ${g} failed: ${res.status} ${await res.text()}`);
