@@ -1,8 +1,9 @@
 /**
- * `npm run cluster -- --instances N [--base-port P]`: the local stack once (see
- * scripts/load/stack.ts) and N huddle instances on consecutive ports from P, all on
- * one Redis (REDIS_URL, else a throwaway redis-server), each instance its own process
- * as `npm start` runs it. Prints the URLs, how to sign in and how to load-test them;
+ * `npm run cluster -- --instances N [--base-port P] [--redis-cluster]`: the local stack
+ * once (see scripts/load/stack.ts) and N huddle instances on consecutive ports from P,
+ * all on one Redis (REDIS_URL, else a throwaway redis-server), each instance its own
+ * process as `npm start` runs it. With `--redis-cluster` (or REDIS_CLUSTER=true) that
+ * Redis is a Redis Cluster: the one at REDIS_URL, else a throwaway three-master one. Prints the URLs, how to sign in and how to load-test them;
  * Ctrl-C or SIGTERM stops every process it started and frees every port.
  *
  * The instances get load-test settings (quotas, HTTP rate limit, group size) so that
@@ -16,7 +17,7 @@ import { portIsFree, startInstanceProcess, stopProcess, type InstanceProcess } f
 import { commandName, pidListeningOn } from './load/proc-stats.js';
 import { startLoadStack, type LoadStack } from './load/stack.js';
 
-const usage = 'usage: npm run cluster -- --instances N [--base-port P]   (N from 1 to 16, default 2; P default 3000)';
+const usage = 'usage: npm run cluster -- --instances N [--base-port P] [--redis-cluster]   (N from 1 to 16, default 2; P default 3000)';
 
 /** Limits meant for people, lifted so that many synthetic users fit in one run. */
 export const loadTestSettings: Record<string, string> = {
@@ -27,7 +28,12 @@ export const loadTestSettings: Record<string, string> = {
   GROUP_MAX_MEMBERS: '200',
 };
 
-const values = parseOptions(process.argv.slice(2), { instances: { type: 'string' }, 'base-port': { type: 'string' } }, usage);
+const values = parseOptions(
+  process.argv.slice(2),
+  { instances: { type: 'string' }, 'base-port': { type: 'string' }, 'redis-cluster': { type: 'boolean' } },
+  usage,
+);
+const redisCluster = values['redis-cluster'] === true || process.env.REDIS_CLUSTER === 'true';
 const count = numberOption('instances', values.instances, { default: 2, min: 1, max: 16 });
 const basePort = numberOption('base-port', values['base-port'], { default: 3000, min: 1024, max: 65535 - count });
 const ports = Array.from({ length: count }, (_, i) => basePort + i);
@@ -46,7 +52,7 @@ async function start(): Promise<void> {
     fail(`Port ${port} on 127.0.0.1 is taken${owner}: the cluster needs ports ${ports[0]}-${ports.at(-1)}. Pick others with --base-port.`);
   }
 
-  stack = await startLoadStack({ redisUrl: process.env.REDIS_URL, dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT });
+  stack = await startLoadStack({ redisUrl: process.env.REDIS_URL, redisCluster, dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT });
   const env = { ...loadTestSettings, ...process.env, ...stack.env };
   await Promise.all(
     ports.map(async (port) => {
@@ -72,9 +78,9 @@ function printRunning(stack: LoadStack) {
   process.stdout.write(
     [
       '',
-      `huddle cluster: ${instances.length} instance${instances.length === 1 ? '' : 's'} on one Redis (Ctrl-C stops everything)`,
+      `huddle cluster: ${instances.length} instance${instances.length === 1 ? '' : 's'} on ${stack.redisCluster ? 'a Redis Cluster' : 'one Redis'} (Ctrl-C stops everything)`,
       ...instances.map((i) => `  ${i.baseUrl}   pid ${i.child.pid}`),
-      `  Redis           ${described(stack.redis, 'throwaway')}`,
+      `  Redis           ${described(stack.redis, stack.redisCluster ? 'throwaway Redis Cluster, 3 masters' : 'throwaway')}`,
       `  DynamoDB Local  ${described(stack.dynamodb, 'in memory')}`,
       `  S3 emulator     ${stack.s3.url}`,
       `  Sign-in         ${stack.signIn.url}`,

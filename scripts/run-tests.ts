@@ -24,8 +24,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser, type Result } from 'tap-parser';
 import { dynamoAnswers, startDynamoDbLocal } from '../src/local/dynamodb-local.js';
-import { redisServerUnavailable, startRedisServer } from '../test/helpers/redis-server.js';
-import { freePort } from '../test/helpers/free-port.js';
+import { redisServerUnavailable, startRedisServer } from '../src/local/redis-server.js';
+import { freePort } from '../src/local/free-ports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -37,13 +37,13 @@ import { createMemoryBus } from './adapters/memory/memory-bus.js';
 import { createMemoryPresence } from './adapters/memory/memory-presence.js';
 import { createMemorySequencer } from './adapters/memory/memory-sequencer.js';
 import { createRedisSequencer } from './adapters/redis/redis-sequencer.js';
-import { baseConnectionOptions, closeConnection, watchConnection } from './adapters/redis/connection.js';
+import { closeConnection, openCommandConnection, watchConnection } from './adapters/redis/connection.js';
 import { createMessageWriter, type MessageWriter } from './domain/messages/message-writer.js';
 import { createChatActivityRecorder } from './domain/messages/chat-activity.js';
 import type { Sequencer } from './domain/messages/ports.js';
 import { createFailoverSequencer } from './domain/messages/failover-sequencer.js';
 import { createRowSequencer } from './adapters/dynamodb/row-sequencer.js';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createOidcClient, type OidcClient, type OidcSettings } from './adapters/identity/oidc-client.js';
 import { createTokenVerifier, type TokenVerifier, type VerifierSettings } from './adapters/identity/token-verifier.js';
 import { createTokenRefresher } from './adapters/identity/token-refresher.js';
@@ -86,7 +86,7 @@ export interface Services {
    * Redis for counters every instance shares (HTTP rate limits), undefined without
    * Redis. It fails at once while Redis is away instead of queueing.
    */
-  sharedCounters: Redis | undefined;
+  sharedCounters: Redis | Cluster | undefined;
   /** What `/readyz` asks, by name: each resolves when that dependency answers. */
   readiness: Record<string, () => Promise<void>>;
   /** Stops background work and closes every client; call after the sockets are closed. */
@@ -142,9 +142,11 @@ async function createFanout(
     keyPrefix: redis.keyPrefix,
     nodeId,
     logger: logger.child({ module: 'bus' }),
+    sharded: redis.cluster,
   });
   const presence = createRedisPresence({
     redis: redis.url,
+    cluster: redis.cluster,
     credentials: redis.credentials,
     keyPrefix: redis.keyPrefix,
     nodeId,
@@ -159,12 +161,12 @@ async function createSequencer(
   config: Config,
   fallback: Sequencer,
   logger: PinoLogger,
-): Promise<{ sequencer: Sequencer; redis: Redis | undefined; close(): Promise<void> }> {
-  if (!config.redis.url) return { sequencer: createMemorySequencer(), redis: undefined, close: async () => {} };
+): Promise<{ sequencer: Sequencer; redis: Redis | Cluster | undefined; close(): Promise<void> }> {
+  const { url, cluster, credentials } = config.redis;
+  if (!url) return { sequencer: createMemorySequencer(), redis: undefined, close: async () => {} };
   // Fails at once while Redis is away (no offline queue), so sends fall back without waiting.
-  // A commit asks for every chat's seqs in one tick: auto-pipelining sends them in one write.
-  const redis = new Redis(config.redis.url, {
-    ...baseConnectionOptions('huddle-seq', config.redis.credentials),
+  // A commit asks for every chat's seqs in one tick: auto-pipelining sends them in one write (one per node on a cluster).
+  const redis = openCommandConnection({ url, cluster, credentials }, 'huddle-seq', {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
   });

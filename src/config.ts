@@ -79,7 +79,14 @@ export const variables = {
   OIDC_ISSUER: variable(Optional(), 'Local mode: issuer URL of an already running local identity provider to join.'),
   PREMIUM_GROUP: variable(Type.String({ default: 'premium' }), 'Cognito group whose members become premium at sign-in.'),
 
-  REDIS_URL: variable(Optional(), 'Redis for the cross-instance bus and presence. Unset: in-process bus (one instance only).'),
+  REDIS_URL: variable(
+    Optional(),
+    'Redis for the cross-instance bus, presence, seq counters and shared rate limits. Unset: in-process bus (one instance only). With `REDIS_CLUSTER`, any node of the cluster.',
+  ),
+  REDIS_CLUSTER: variable(
+    Type.Boolean({ default: false }),
+    '`true` when `REDIS_URL` is a node of a Redis Cluster (ElastiCache cluster mode enabled): the bus uses sharded pub/sub and every other Redis client follows the cluster. Needs Redis 7.',
+  ),
   REDIS_AUTH_TOKEN: variable(
     Optional(),
     'AUTH token (password) of the Redis at `REDIS_URL`, kept out of the URL because it comes from a secret. A `rediss://` URL connects over TLS.',
@@ -232,6 +239,10 @@ function shape(env: Env, problems: string[]) {
     problems.push(`REDIS_URL: must start with redis:// or rediss://`);
   }
   if (env.REDIS_AUTH_TOKEN && !env.REDIS_URL) problems.push('REDIS_AUTH_TOKEN: set without REDIS_URL');
+  if (/[{}]/.test(env.REDIS_KEY_PREFIX)) {
+    problems.push('REDIS_KEY_PREFIX: must not contain { or }: on a Redis Cluster they would choose the slot of every key');
+  }
+  if (env.REDIS_CLUSTER && !env.REDIS_URL) problems.push('REDIS_CLUSTER: set without REDIS_URL (the address of any node of the cluster)');
   if (env.REDIS_AUTH_TOKEN && env.REDIS_URL && /^rediss?:\/\/[^/]*:[^/@]*@/.test(env.REDIS_URL)) {
     problems.push('REDIS_AUTH_TOKEN: REDIS_URL carries a password too; keep the token in REDIS_AUTH_TOKEN only');
   }
@@ -276,6 +287,8 @@ function shape(env: Env, problems: string[]) {
     },
     redis: {
       url: env.REDIS_URL,
+      /** A Redis Cluster: sharded pub/sub for the bus, cluster clients for everything else. */
+      cluster: env.REDIS_CLUSTER,
       keyPrefix: env.REDIS_KEY_PREFIX,
       credentials: {
         password: env.REDIS_AUTH_TOKEN,

@@ -96,7 +96,9 @@ async function main() {
       stack.owned
         ? `  Local stack started: DynamoDB Local ${stack.addresses.dynamodbEndpoint}, S3 emulator ${stack.addresses.s3Endpoint}, sign-in ${stack.addresses.issuer}`
         : `  Joined the local stack already running (DynamoDB Local ${stack.addresses.dynamodbEndpoint}, sign-in ${stack.addresses.issuer}).`,
-      config.redis.url ? `  Bus: Redis ${new URL(config.redis.url).host}` : '  Bus: in-process (set REDIS_URL to run several instances).',
+      config.redis.url
+        ? `  Bus: Redis ${config.redis.cluster ? 'Cluster (sharded pub/sub) via ' : ''}${new URL(config.redis.url).host}`
+        : '  Bus: in-process (set REDIS_URL to run several instances).',
       `  Ready in ${readyMs} ms.`,
       '',
     ];

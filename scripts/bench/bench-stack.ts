@@ -2,10 +2,11 @@
  * What a benchmark runs against, started in this process: the shared services of
  * scripts/load/stack.ts (DynamoDB Local in memory, a throwaway redis-server, the S3
  * emulator, the local sign-in provider) and N huddle instances as separate processes
- * (so their CPU and memory can be read on their own).
+ * (so their CPU and memory can be read on their own). With `REDIS_CLUSTER=true` in the
+ * environment the Redis is a throwaway three-master Redis Cluster instead.
  */
-import { redisServerUnavailable } from '../../test/helpers/redis-server.js';
-import { freePort } from '../../test/helpers/free-port.js';
+import { redisServerUnavailable } from '../../src/local/redis-server.js';
+import { freePort } from '../../src/local/free-ports.js';
 import { startLoadStack } from '../load/stack.js';
 import { startInstanceProcess, stopProcess, type InstanceProcess } from '../load/processes.js';
 
@@ -25,13 +26,17 @@ export interface BenchInstance {
 export interface BenchStack {
   env: Record<string, string>;
   redisUrl: string;
+  redisCluster: boolean;
   startInstances(count: number, extraEnv?: Record<string, string>): Promise<BenchInstance[]>;
   close(): Promise<void>;
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
   // A private redis-server whenever one can be started: a benchmark's Redis shares its CPU with nothing else.
-  const stack = await startLoadStack({ redisUrl: redisServerUnavailable() ? process.env.REDIS_URL : undefined });
+  const stack = await startLoadStack({
+    redisUrl: redisServerUnavailable() ? process.env.REDIS_URL : undefined,
+    redisCluster: process.env.REDIS_CLUSTER === 'true',
+  });
   const env = { ...stack.env, LOG_LEVEL: 'warn' };
   const instances: InstanceProcess[] = [];
   const close = async () => {
@@ -48,6 +53,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   return {
     env,
     redisUrl: stack.redis.url,
+    redisCluster: stack.redisCluster,
     async startInstances(count, extraEnv = {}) {
       const started: BenchInstance[] = [];
       for (let i = 0; i < count; i++) {

@@ -13,7 +13,8 @@
  *
  * Knobs (environment): BENCH_INSTANCES (2), BENCH_USERS (40), BENCH_GROUP_SIZE (10),
  * BENCH_RATE messages/s in total (50), BENCH_SECONDS (20); BENCH_NODE_ARGS is passed to the
- * instances' node (for profiling: "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * instances' node (for profiling: "--cpu-prof --cpu-prof-dir=/tmp/prof"); REDIS_CLUSTER=true
+ * runs them on a throwaway three-master Redis Cluster (sharded pub/sub) instead of one Redis.
  */
 import { performance } from 'node:perf_hooks';
 import { signIn } from '../../test/helpers/sign-in.js';
@@ -64,7 +65,9 @@ async function main() {
       // Every simulated user signs in from this one address: the per-address budget would refuse them.
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
     });
-    log(`instances: ${instances.map((i) => i.baseUrl).join(', ')}; redis ${stack.redisUrl}`);
+    log(
+      `instances: ${instances.map((i) => i.baseUrl).join(', ')}; redis ${stack.redisUrl}${stack.redisCluster ? ' (Redis Cluster, 3 masters)' : ''}`,
+    );
     await run(instances, counter);
   } finally {
     await counter.close();
@@ -90,7 +93,7 @@ async function run(instances: BenchInstance[], counter: DynamoCounter) {
     const owner = members[0]!;
     const res = await fetch(`${instances[owner.instance]!.baseUrl}/api/chats/group`, {
       method: 'POST',
-      headers: { cookie: owner.cookie, 'content-type': 'application/json' },
+      headers: { cookie: owner.cookie, 'content-type': 'application/json', origin: instances[owner.instance]!.baseUrl },
       body: JSON.stringify({ title: `bench ${g}`, members: members.slice(1).map((m) => m.username) }),
     });
     if (res.status !== 201) throw new Error(`creating group ${g} failed: ${res.status} ${await res.text()}`);

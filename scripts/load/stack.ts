@@ -1,7 +1,8 @@
 /**
  * The services every instance of a load run shares, started once in this process:
  * DynamoDB Local in memory (or the one at DYNAMODB_ENDPOINT), Redis (the one at
- * REDIS_URL, else a throwaway redis-server), the S3 emulator in a temporary folder,
+ * REDIS_URL, else a throwaway redis-server, or with `redisCluster` a throwaway
+ * three-master Redis Cluster), the S3 emulator in a temporary folder,
  * and the local sign-in provider. Fresh table and key prefixes, so runs never see
  * each other's data. Ports are free ones, never the fixed ports of `npm run stack`.
  */
@@ -9,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../test/helpers/free-port.js';
-import { redisServerUnavailable, startRedisServer } from '../../test/helpers/redis-server.js';
+import { freePort } from '../../src/local/free-ports.js';
+import { redisServerUnavailable, startRedisCluster, startRedisServer } from '../../src/local/redis-server.js';
 import { startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { startS3Emulator } from '../../src/local/s3-emulator.js';
 import { LOCAL_CLIENT_ID, startIdentityProvider } from '../../src/local/identity-provider.js';
@@ -30,7 +31,10 @@ export interface SharedService {
 export interface LoadStack {
   /** What an instance needs to join: tables, key prefix, endpoints, sign-in, secret. */
   env: Record<string, string>;
+  /** For a cluster: the seed node's URL, and no single pid. */
   redis: SharedService;
+  /** Redis is a Redis Cluster: the instances run with REDIS_CLUSTER=true. */
+  redisCluster: boolean;
   dynamodb: SharedService;
   s3: SharedService;
   signIn: SharedService;
@@ -40,6 +44,8 @@ export interface LoadStack {
 export interface LoadStackOptions {
   /** An existing Redis (REDIS_URL); without it a throwaway redis-server is started. */
   redisUrl?: string | undefined;
+  /** Redis is a Redis Cluster: `redisUrl` is one of its nodes, or else a throwaway three-master cluster is started. */
+  redisCluster?: boolean | undefined;
   /** An existing DynamoDB (DYNAMODB_ENDPOINT); without it DynamoDB Local runs in memory. */
   dynamodbEndpoint?: string | undefined;
 }
@@ -68,9 +74,15 @@ export async function startLoadStack(options: LoadStackOptions = {}): Promise<Lo
     } else {
       const unavailable = redisServerUnavailable();
       if (unavailable) throw new Error(`REDIS_URL is not set and no Redis can be started here: ${unavailable}`);
-      const server = await startRedisServer();
-      closers.push(() => server.close());
-      redis = { url: server.url, started: true, pid: await pidListeningOn(server.port) };
+      if (options.redisCluster) {
+        const cluster = await startRedisCluster({ masters: 3 });
+        closers.push(() => cluster.close());
+        redis = { url: cluster.url, started: true, pid: undefined };
+      } else {
+        const server = await startRedisServer();
+        closers.push(() => server.close());
+        redis = { url: server.url, started: true, pid: await pidListeningOn(server.port) };
+      }
     }
 
     const s3Dir = await mkdtemp(path.join(tmpdir(), 'huddle-load-s3-'));
@@ -98,10 +110,12 @@ export async function startLoadStack(options: LoadStackOptions = {}): Promise<Lo
         OIDC_ISSUER: idp.issuer,
         COGNITO_CLIENT_ID: LOCAL_CLIENT_ID,
         REDIS_URL: redis.url,
+        REDIS_CLUSTER: String(options.redisCluster ?? false),
         REDIS_KEY_PREFIX: prefix,
         SESSION_SECRET: randomBytes(32).toString('base64url'),
       },
       redis,
+      redisCluster: options.redisCluster ?? false,
       dynamodb,
       s3: { url: s3.endpoint, started: true, pid: process.pid },
       signIn: { url: idp.issuer, started: true, pid: process.pid },

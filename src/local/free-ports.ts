@@ -1,7 +1,8 @@
 /**
  * Checks, before anything starts, that the ports the local stack is about to take are
  * free: a newcomer whose machine already runs something on 8000 learns which port and
- * which variable moves it, instead of a Java stack trace or a half-started stack.
+ * which variable moves it, instead of a Java stack trace or a half-started stack. Also
+ * hands out free ports to what starts on any port (tests, benchmarks, throwaway Redis).
  */
 import net from 'node:net';
 
@@ -32,4 +33,16 @@ export async function requireFreePorts(wanted: readonly WantedPort[]): Promise<v
     (w) => `  port ${w.port} (${w.what}) is already in use by another program: stop it, or set ${w.variable} to a free port`,
   );
   throw new Error(`The local stack cannot start:\n${lines.join('\n')}`);
+}
+
+/** A TCP port free on 127.0.0.1 right now (another process could still take it first). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

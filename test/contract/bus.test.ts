@@ -376,7 +376,7 @@ if (clusterUnavailable) {
   t.skip(`redis bus (sharded, Redis Cluster): cannot start a local cluster: ${clusterUnavailable}`, () => {});
 } else {
   const clusterPrefix = uniquePrefix('sbus');
-  const cluster = startRedisCluster(3);
+  const cluster = startRedisCluster({ masters: 3 });
   // Started once for the suite; a start failure surfaces in the first test that awaits it.
   cluster.catch(() => {});
   t.teardown(() =>

@@ -1,9 +1,10 @@
 /**
  * One contract suite (`presenceContract`) run against every PresenceStore.
  *
- * Each test gets a fresh "cluster" of instances: `cluster.node(nodeId, ttlMs)` is
- * the store one instance of huddle would hold. Redis stores of one cluster share a
- * key prefix; memory stores share one `MemoryPresenceSpace`.
+ * Each test gets a fresh group of instances: `group.node(nodeId, ttlMs)` is the
+ * store one instance of huddle would hold. Redis stores of one group share a key
+ * prefix; memory stores share one `MemoryPresenceSpace`. The Redis store runs on a
+ * single Redis and on a local three-master Redis Cluster.
  *
  * Expiry is tested with a tiny ttl and a wait a little longer than it: the wait
  * is there to let records expire, nothing asserts how long anything took.
@@ -11,18 +12,19 @@
 import t from 'tap';
 import type { PresenceStore } from '../../src/domain/presence/ports.js';
 import { createMemoryPresence, createMemoryPresenceSpace } from '../../src/adapters/memory/memory-presence.js';
-import { createRedisPresence } from '../../src/adapters/redis/redis-presence.js';
-import { uniquePrefix } from '../helpers/redis-server.js';
+import { Cluster } from 'ioredis';
+import { createRedisPresence, PRESENCE_SHARDS, presenceShardOf } from '../../src/adapters/redis/redis-presence.js';
+import { redisServerUnavailable, startRedisCluster, uniquePrefix } from '../helpers/redis-server.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface PresenceCluster {
+interface PresenceGroup {
   node(nodeId: string, ttlMs?: number): PresenceStore;
 }
 
 interface PresenceHarness {
   name: string;
-  newCluster(t: Tap): PresenceCluster;
+  newGroup(t: Tap): PresenceGroup;
 }
 
 const LONG_TTL_MS = 60_000;
@@ -35,8 +37,8 @@ function presenceContract(harness: PresenceHarness) {
   const name = (what: string) => `${harness.name}: ${what}`;
 
   t.test(name('a user is online from the first connect until the last instance disconnects'), async (t) => {
-    const cluster = harness.newCluster(t);
-    const [a, b] = [cluster.node('a'), cluster.node('b')];
+    const group = harness.newGroup(t);
+    const [a, b] = [group.node('a'), group.node('b')];
 
     t.equal(await a.connect('u1'), true, 'first connect: offline -> online');
     t.equal(await b.connect('u1'), false, 'second instance: already online');
@@ -51,8 +53,8 @@ function presenceContract(harness: PresenceHarness) {
   });
 
   t.test(name("an instance's records are a set: connect twice, one disconnect ends it"), async (t) => {
-    const cluster = harness.newCluster(t);
-    const a = cluster.node('a');
+    const group = harness.newGroup(t);
+    const a = group.node('a');
     t.equal(await a.connect('u1'), true);
     t.equal(await a.connect('u1'), false);
     t.equal(await a.disconnect('u1'), true);
@@ -60,8 +62,8 @@ function presenceContract(harness: PresenceHarness) {
   });
 
   t.test(name('concurrent transitions are each seen by exactly one caller'), async (t) => {
-    const cluster = harness.newCluster(t);
-    const nodes = range(20).map((i) => cluster.node(`n${i}`));
+    const group = harness.newGroup(t);
+    const nodes = range(20).map((i) => group.node(`n${i}`));
 
     const connected = await Promise.all(nodes.map((node) => node.connect('u1')));
     t.equal(count(connected), 1, '20 concurrent connects from 20 instances: one offline -> online');
@@ -73,8 +75,8 @@ function presenceContract(harness: PresenceHarness) {
   });
 
   t.test(name('online answers for many users at once'), async (t) => {
-    const cluster = harness.newCluster(t);
-    const [a, b] = [cluster.node('a'), cluster.node('b')];
+    const group = harness.newGroup(t);
+    const [a, b] = [group.node('a'), group.node('b')];
     await a.connect('u1');
     await b.connect('u3');
     t.same([...(await a.online(['u1', 'u2', 'u3']))].sort(), ['u1', 'u3']);
@@ -91,9 +93,9 @@ function presenceContract(harness: PresenceHarness) {
   });
 
   t.test(name("a stalled instance's users expire, and each is claimed by exactly one sweeper"), async (t) => {
-    const cluster = harness.newCluster(t);
-    const stalled = cluster.node('stalled', SHORT_TTL_MS);
-    const [healthy, sweeperA, sweeperB] = [cluster.node('healthy'), cluster.node('sweeperA'), cluster.node('sweeperB')];
+    const group = harness.newGroup(t);
+    const stalled = group.node('stalled', SHORT_TTL_MS);
+    const [healthy, sweeperA, sweeperB] = [group.node('healthy'), group.node('sweeperA'), group.node('sweeperB')];
     const orphans = range(50).map((i) => `orphan${i}`);
     await Promise.all(orphans.map((userId) => stalled.connect(userId)));
     await stalled.connect('both');
@@ -118,9 +120,9 @@ function presenceContract(harness: PresenceHarness) {
   });
 
   t.test(name('refresh keeps records alive past their ttl'), async (t) => {
-    const cluster = harness.newCluster(t);
+    const group = harness.newGroup(t);
     const ttlMs = 1000;
-    const a = cluster.node('a', ttlMs);
+    const a = group.node('a', ttlMs);
     await a.connect('u1');
     await a.connect('u2');
     await sleep(ttlMs * 0.6);
@@ -136,7 +138,7 @@ function presenceContract(harness: PresenceHarness) {
 
 presenceContract({
   name: 'memory presence',
-  newCluster() {
+  newGroup() {
     const space = createMemoryPresenceSpace();
     return {
       node: (nodeId, ttlMs = LONG_TTL_MS) => createMemoryPresence({ ttlMs, nodeId, space }),
@@ -151,7 +153,7 @@ if (!redisUrl) throw new Error('REDIS_URL is not set: run the tests with "npm te
 
 presenceContract({
   name: 'redis presence',
-  newCluster(t) {
+  newGroup(t) {
     const keyPrefix = uniquePrefix('presence');
     return {
       node(nodeId, ttlMs = LONG_TTL_MS) {
@@ -162,3 +164,62 @@ presenceContract({
     };
   },
 });
+
+// ---------- Redis Cluster ----------
+
+const clusterUnavailable = redisServerUnavailable();
+if (clusterUnavailable) {
+  t.skip(`redis presence (Redis Cluster): cannot start a local cluster: ${clusterUnavailable}`, () => {});
+} else {
+  const cluster = await startRedisCluster({ masters: 3 });
+  t.teardown(() => cluster.close());
+
+  presenceContract({
+    name: 'redis presence (Redis Cluster)',
+    newGroup(t) {
+      const keyPrefix = uniquePrefix('cpresence');
+      return {
+        node(nodeId, ttlMs = LONG_TTL_MS) {
+          const store = createRedisPresence({ redis: cluster.url, cluster: true, keyPrefix, nodeId, ttlMs });
+          t.teardown(() => store.close());
+          return store;
+        },
+      };
+    },
+  });
+
+  t.test('redis presence (Redis Cluster): the shards spread presence over every master', async (t) => {
+    const keyPrefix = uniquePrefix('spread');
+    const store = createRedisPresence({ redis: cluster.url, cluster: true, keyPrefix, nodeId: 'a', ttlMs: LONG_TTL_MS });
+    t.teardown(() => store.close());
+    const users = range(200).map((i) => `spread${i}`);
+    await Promise.all(users.map((userId) => store.connect(userId)));
+    t.equal(new Set(users.map(presenceShardOf)).size, PRESENCE_SHARDS, '200 users fall in every shard');
+
+    const client = new Cluster([cluster.url]);
+    t.teardown(() => client.quit());
+    await client.ping();
+    const perMaster = await Promise.all(
+      client.nodes('master').map(async (node) => {
+        let keys = 0;
+        let cursor = '0';
+        do {
+          const [next, found] = await node.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+          keys += found.length;
+          cursor = next;
+        } while (cursor !== '0');
+        return keys;
+      }),
+    );
+    t.comment(`presence keys per master: ${perMaster.join(', ')}`);
+    t.equal(
+      perMaster.reduce((a, b) => a + b, 0),
+      users.length + PRESENCE_SHARDS,
+      'one key per user and one index per shard',
+    );
+    t.ok(
+      perMaster.every((keys) => keys > 0),
+      'every master holds a share',
+    );
+  });
+}

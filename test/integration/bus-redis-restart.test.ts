@@ -137,7 +137,7 @@ if (unavailable) {
   });
 
   t.test('sharded buses on a Redis Cluster recover when a shard restarts', async (t) => {
-    const cluster = await startRedisCluster(3);
+    const cluster = await startRedisCluster({ masters: 3 });
     t.teardown(() => cluster.close());
     const keyPrefix = uniquePrefix('shardrestart');
     const [a, b] = [await instance(t, cluster, keyPrefix, true), await instance(t, cluster, keyPrefix, true)];

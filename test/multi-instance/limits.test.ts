@@ -1,6 +1,6 @@
 /**
  * Limits that hold across the fleet and cannot be sidestepped: the HTTP budget is
- * shared through Redis by two instances, a made-up cookie counts as its address,
+ * shared through Redis (one, or a Redis Cluster) by two instances, a made-up cookie counts as its address,
  * a forged X-Forwarded-For does not move a client to a fresh budget, and one user
  * cannot open sockets without bound.
  */
@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { startTestStack, startInstance } from '../helpers/test-stack.js';
 import { person } from '../helpers/people.js';
 import { connect, connectReady } from '../helpers/ws-client.js';
+import { redisServerUnavailable, startRedisCluster } from '../helpers/redis-server.js';
 
 const stack = await startTestStack(t);
 
@@ -20,16 +21,30 @@ async function status(url: string, headers: Record<string, string> = {}): Promis
 
 const madeUpCookie = () => `huddle_session=${randomBytes(32).toString('base64url')}`;
 
-t.test('one budget per session across instances, kept in Redis', async (t) => {
-  const env = { HTTP_RATE_LIMIT_PER_MINUTE: '6', REDIS_KEY_PREFIX: `${stack.redisKeyPrefix}shared:` };
-  const a = await startInstance(t, stack, env);
-  const b = await startInstance(t, stack, env);
-  const ann = await person(a, 'ann');
-  const statuses: number[] = [];
-  for (const instance of [a, b, a, b, a, b, a, b]) statuses.push(await status(`${instance.baseUrl}/api/chats`, { cookie: ann.cookie }));
-  t.same(statuses.slice(0, 6), [200, 200, 200, 200, 200, 200], 'six requests spread over two instances pass');
-  t.same(statuses.slice(6), [429, 429], 'the seventh is refused on either instance: the budget is not per instance');
-});
+/** Where the shared counters live: the test run's Redis, and a local three-master Redis Cluster. */
+const noCluster = redisServerUnavailable();
+const cluster = noCluster ? undefined : await startRedisCluster({ masters: 3 });
+if (cluster) t.teardown(() => cluster.close());
+
+for (const [redis, redisEnv] of [
+  ['one Redis', {}],
+  ['Redis Cluster', cluster ? { REDIS_URL: cluster.url, REDIS_CLUSTER: 'true' } : undefined],
+] as const) {
+  t.test(
+    `one budget per session across instances, kept in Redis (${redis})`,
+    { skip: redisEnv ? false : `cannot start a local Redis Cluster: ${noCluster}` },
+    async (t) => {
+      const env = { HTTP_RATE_LIMIT_PER_MINUTE: '6', REDIS_KEY_PREFIX: `${stack.redisKeyPrefix}shared:`, ...redisEnv };
+      const a = await startInstance(t, stack, env);
+      const b = await startInstance(t, stack, env);
+      const ann = await person(a, 'ann');
+      const statuses: number[] = [];
+      for (const instance of [a, b, a, b, a, b, a, b]) statuses.push(await status(`${instance.baseUrl}/api/chats`, { cookie: ann.cookie }));
+      t.same(statuses.slice(0, 6), [200, 200, 200, 200, 200, 200], 'six requests spread over two instances pass');
+      t.same(statuses.slice(6), [429, 429], 'the seventh is refused on either instance: the budget is not per instance');
+    },
+  );
+}
 
 t.test('a made-up cookie per request gets no fresh budget', async (t) => {
   const instance = await startInstance(t, stack, {

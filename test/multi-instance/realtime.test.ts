@@ -1,11 +1,14 @@
 /**
  * Two instances on real ports sharing Redis and DynamoDB Local; people signed in
- * through the real sign-in flow; real WebSocket clients.
+ * through the real sign-in flow; real WebSocket clients. What crosses instances runs
+ * twice: on one Redis, and on a local three-master Redis Cluster (REDIS_CLUSTER=true:
+ * sharded pub/sub, presence and seqs through cluster clients).
  */
 import t, { type Test as Tap } from 'tap';
 import { startTestStack, startInstance, uniqueId, type TestInstance } from '../helpers/test-stack.js';
 import { api, openDirect, person, type Person } from '../helpers/people.js';
 import { connect, connectReady, type ChatClient } from '../helpers/ws-client.js';
+import { redisServerUnavailable, startRedisCluster } from '../helpers/redis-server.js';
 
 const stack = await startTestStack(t);
 const a = await startInstance(t, stack);
@@ -22,6 +25,163 @@ function sendText(client: ChatClient, chatId: string, text: string, clientMsgId 
   client.send({ type: 'send', chatId, clientMsgId, text });
   return client.next('ack', (f) => f.clientMsgId === clientMsgId);
 }
+
+/**
+ * What crosses instances, run once per kind of Redis: messages, typing, receipts,
+ * presence, idempotent retries, sync after a disconnect, and order under two senders.
+ */
+function acrossInstances(redis: string, a: TestInstance, b: TestInstance) {
+  t.test(`a message sent through one instance reaches a member on the other, in real time (${redis})`, async (t) => {
+    const alice = await person(a, 'alice');
+    const bob = await person(b, 'bob');
+    const bobSocket = await online(b, bob);
+    const aliceSocket = await online(a, alice);
+
+    const chatId = await openDirect(a, alice, bob);
+    const chatEvent = await bobSocket.next('chat', (f) => f.chat.chatId === chatId);
+    t.equal(chatEvent.change, 'created', 'bob hears of the new chat on the other instance');
+
+    const ack = await sendText(aliceSocket, chatId, 'hello bob');
+    t.equal(ack.seq, 1, 'the first message gets seq 1');
+    t.equal(ack.duplicate, false);
+    const received = await bobSocket.next('message', (f) => f.message.chatId === chatId);
+    t.same(
+      { seq: received.message.seq, text: received.message.text, senderId: received.message.senderId },
+      { seq: 1, text: 'hello bob', senderId: alice.userId },
+    );
+    const echo = await aliceSocket.next('message', (f) => f.message.chatId === chatId);
+    t.equal(echo.message.seq, 1, "the sender's own socket gets the message once too");
+    await aliceSocket.none('message', (f) => (f as { message: { chatId: string } }).message.chatId === chatId, 300);
+
+    bobSocket.send({ type: 'typing', chatId });
+    const typing = await aliceSocket.next('typing', (f) => f.chatId === chatId);
+    t.equal(typing.userId, bob.userId, 'typing crosses instances');
+
+    bobSocket.send({ type: 'read', chatId, seq: 1 });
+    const receipt = await aliceSocket.next('receipt', (f) => f.chatId === chatId);
+    t.same({ userId: receipt.userId, seq: receipt.seq }, { userId: bob.userId, seq: 1 }, 'the read receipt reaches the sender');
+
+    const list = await api<{ chats: { chatId: string; unread: number; lastMessage?: { preview: string } }[] }>(b, bob, 'GET', '/chats');
+    const summary = list.body.chats.find((c) => c.chatId === chatId);
+    t.equal(summary?.unread, 0, 'after reading, nothing is unread for bob');
+    t.equal(summary?.lastMessage?.preview, 'hello bob');
+  });
+
+  t.test(`presence follows the last tab, across instances (${redis})`, async (t) => {
+    const alice = await person(a, 'alice');
+    const bob = await person(b, 'bob');
+    await openDirect(a, alice, bob);
+    const aliceSocket = await online(a, alice);
+    const bobTab1 = await connectReady(b.wsUrl, bob.cookie);
+    await aliceSocket.next('presence', (f) => f.userId === bob.userId && f.online);
+    const bobTab2 = await connectReady(a.wsUrl, bob.cookie);
+    await bobTab1.client.close();
+    await aliceSocket.none('presence', (f) => (f as { userId: string }).userId === bob.userId, 500);
+    t.pass('closing one of two tabs does not take bob offline');
+    await bobTab2.client.close();
+    const offline = await aliceSocket.next('presence', (f) => f.userId === bob.userId && !f.online);
+    t.equal(offline.online, false, 'closing the last tab does');
+  });
+
+  t.test(`a retried send with the same clientMsgId returns the original seq and stores one message (${redis})`, async (t) => {
+    const alice = await person(a, 'alice');
+    const bob = await person(b, 'bob');
+    const chatId = await openDirect(a, alice, bob);
+    const first = await online(a, alice);
+    const ack1 = await sendText(first, chatId, 'only once', 'retry-1');
+    await first.close();
+    // The retry goes to the other instance, as after a reconnect behind a load balancer.
+    const second = await online(b, alice);
+    const ack2 = await sendText(second, chatId, 'only once', 'retry-1');
+    t.equal(ack2.seq, ack1.seq, 'same seq');
+    t.equal(ack2.duplicate, true, 'marked as a duplicate');
+    const history = await api<{ messages: unknown[] }>(a, alice, 'GET', `/chats/${chatId}/messages`);
+    t.equal(history.body.messages.length, 1, 'stored once');
+  });
+
+  t.test(`sync after a disconnect returns exactly the missed messages, in order (${redis})`, async (t) => {
+    const alice = await person(a, 'alice');
+    const bob = await person(b, 'bob');
+    const chatId = await openDirect(a, alice, bob);
+    const aliceSocket = await online(a, alice);
+    await sendText(aliceSocket, chatId, 'before');
+    const bobSocket = await online(b, bob);
+    await bobSocket.close();
+    for (const text of ['one', 'two', 'three']) await sendText(aliceSocket, chatId, text);
+
+    const back = await online(b, bob);
+    back.send({ type: 'sync', id: 's1', chats: [{ chatId, lastSeq: 1 }] });
+    const synced = await back.next('synced', (f) => f.chatId === chatId);
+    t.same(
+      synced.messages.map((m) => [m.seq, m.text]),
+      [
+        [2, 'one'],
+        [3, 'two'],
+        [4, 'three'],
+      ],
+    );
+    t.equal(synced.lastSeq, 4);
+    t.equal(synced.id, 's1', 'the reply echoes the frame id');
+  });
+
+  t.test(`two senders on two instances: every member sees the stored order, with no gap (${redis})`, async (t) => {
+    const alice = await person(a, 'alice');
+    const bob = await person(b, 'bob');
+    const carol = await person(a, 'carol');
+    const group = await api<{ chat: { chatId: string } }>(a, alice, 'POST', '/chats/group', {
+      title: 'race',
+      members: [bob.username, carol.username],
+    });
+    t.equal(group.status, 201);
+    const chatId = group.body.chat.chatId;
+    const aliceSocket = await online(a, alice);
+    const bobSocket = await online(b, bob);
+    const carolSocket = await online(b, carol);
+    const perSender = 15;
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < perSender; i++) {
+      sends.push(sendText(aliceSocket, chatId, `a${i}`), sendText(bobSocket, chatId, `b${i}`));
+    }
+    await Promise.all(sends);
+    const total = perSender * 2;
+    const history = await api<{ messages: { seq: number; text: string }[] }>(a, alice, 'GET', `/chats/${chatId}/messages?limit=100`);
+    t.same(
+      history.body.messages.map((m) => m.seq),
+      Array.from({ length: total }, (_, i) => i + 1),
+      'stored seqs are 1..N',
+    );
+    const stored = history.body.messages.map((m) => m.text);
+    for (const [name, socket] of [
+      ['alice', aliceSocket],
+      ['bob', bobSocket],
+      ['carol', carolSocket],
+    ] as const) {
+      const got: { seq: number; text: string }[] = [];
+      for (let i = 0; i < total; i++) {
+        const frame = await socket.next('message', (f) => f.message.chatId === chatId);
+        got.push({ seq: frame.message.seq, text: frame.message.text ?? '' });
+      }
+      const ordered = got.sort((x, y) => x.seq - y.seq);
+      t.same(
+        ordered.map((m) => m.seq),
+        Array.from({ length: total }, (_, i) => i + 1),
+        `${name} has every seq, no gap`,
+      );
+      t.same(
+        ordered.map((m) => m.text),
+        stored,
+        `${name} sees the order DynamoDB holds`,
+      );
+    }
+    for (let i = 1; i < perSender; i++) {
+      const seqOf = (text: string) => history.body.messages.find((m) => m.text === text)!.seq;
+      if (seqOf(`a${i}`) < seqOf(`a${i - 1}`)) t.fail(`alice's a${i} was stored before a${i - 1}`);
+    }
+    t.pass("each sender's messages keep the order they were sent in");
+  });
+}
+
+acrossInstances('one Redis', a, b);
 
 t.test('the socket refuses upgrades without a session or from a foreign origin', async (t) => {
   const alice = await person(a, 'alice');
@@ -45,74 +205,6 @@ t.test('hello tells the client the limits this deployment enforces', async (t) =
     fileTypes: a.config.files.allowedTypes,
     groupMaxMembers: a.config.chats.groupMaxMembers,
   });
-});
-
-t.test('a message sent through one instance reaches a member on the other, in real time', async (t) => {
-  const alice = await person(a, 'alice');
-  const bob = await person(b, 'bob');
-  const bobSocket = await online(b, bob);
-  const aliceSocket = await online(a, alice);
-
-  const chatId = await openDirect(a, alice, bob);
-  const chatEvent = await bobSocket.next('chat', (f) => f.chat.chatId === chatId);
-  t.equal(chatEvent.change, 'created', 'bob hears of the new chat on the other instance');
-
-  const ack = await sendText(aliceSocket, chatId, 'hello bob');
-  t.equal(ack.seq, 1, 'the first message gets seq 1');
-  t.equal(ack.duplicate, false);
-  const received = await bobSocket.next('message', (f) => f.message.chatId === chatId);
-  t.same(
-    { seq: received.message.seq, text: received.message.text, senderId: received.message.senderId },
-    { seq: 1, text: 'hello bob', senderId: alice.userId },
-  );
-  const echo = await aliceSocket.next('message', (f) => f.message.chatId === chatId);
-  t.equal(echo.message.seq, 1, "the sender's own socket gets the message once too");
-  await aliceSocket.none('message', (f) => (f as { message: { chatId: string } }).message.chatId === chatId, 300);
-
-  bobSocket.send({ type: 'typing', chatId });
-  const typing = await aliceSocket.next('typing', (f) => f.chatId === chatId);
-  t.equal(typing.userId, bob.userId, 'typing crosses instances');
-
-  bobSocket.send({ type: 'read', chatId, seq: 1 });
-  const receipt = await aliceSocket.next('receipt', (f) => f.chatId === chatId);
-  t.same({ userId: receipt.userId, seq: receipt.seq }, { userId: bob.userId, seq: 1 }, 'the read receipt reaches the sender');
-
-  const list = await api<{ chats: { chatId: string; unread: number; lastMessage?: { preview: string } }[] }>(b, bob, 'GET', '/chats');
-  const summary = list.body.chats.find((c) => c.chatId === chatId);
-  t.equal(summary?.unread, 0, 'after reading, nothing is unread for bob');
-  t.equal(summary?.lastMessage?.preview, 'hello bob');
-});
-
-t.test('presence follows the last tab, across instances', async (t) => {
-  const alice = await person(a, 'alice');
-  const bob = await person(b, 'bob');
-  await openDirect(a, alice, bob);
-  const aliceSocket = await online(a, alice);
-  const bobTab1 = await connectReady(b.wsUrl, bob.cookie);
-  await aliceSocket.next('presence', (f) => f.userId === bob.userId && f.online);
-  const bobTab2 = await connectReady(a.wsUrl, bob.cookie);
-  await bobTab1.client.close();
-  await aliceSocket.none('presence', (f) => (f as { userId: string }).userId === bob.userId, 500);
-  t.pass('closing one of two tabs does not take bob offline');
-  await bobTab2.client.close();
-  const offline = await aliceSocket.next('presence', (f) => f.userId === bob.userId && !f.online);
-  t.equal(offline.online, false, 'closing the last tab does');
-});
-
-t.test('a retried send with the same clientMsgId returns the original seq and stores one message', async (t) => {
-  const alice = await person(a, 'alice');
-  const bob = await person(b, 'bob');
-  const chatId = await openDirect(a, alice, bob);
-  const first = await online(a, alice);
-  const ack1 = await sendText(first, chatId, 'only once', 'retry-1');
-  await first.close();
-  // The retry goes to the other instance, as after a reconnect behind a load balancer.
-  const second = await online(b, alice);
-  const ack2 = await sendText(second, chatId, 'only once', 'retry-1');
-  t.equal(ack2.seq, ack1.seq, 'same seq');
-  t.equal(ack2.duplicate, true, 'marked as a duplicate');
-  const history = await api<{ messages: unknown[] }>(a, alice, 'GET', `/chats/${chatId}/messages`);
-  t.equal(history.body.messages.length, 1, 'stored once');
 });
 
 t.test('a burst from one tab is stored in the order sent, sharing commits instead of waiting one by one', async (t) => {
@@ -141,31 +233,6 @@ t.test('a burst from one tab is stored in the order sent, sharing commits instea
   t.ok(commits < ids.length / 2, `20 sends took ${commits} commits`);
 });
 
-t.test('sync after a disconnect returns exactly the missed messages, in order', async (t) => {
-  const alice = await person(a, 'alice');
-  const bob = await person(b, 'bob');
-  const chatId = await openDirect(a, alice, bob);
-  const aliceSocket = await online(a, alice);
-  await sendText(aliceSocket, chatId, 'before');
-  const bobSocket = await online(b, bob);
-  await bobSocket.close();
-  for (const text of ['one', 'two', 'three']) await sendText(aliceSocket, chatId, text);
-
-  const back = await online(b, bob);
-  back.send({ type: 'sync', id: 's1', chats: [{ chatId, lastSeq: 1 }] });
-  const synced = await back.next('synced', (f) => f.chatId === chatId);
-  t.same(
-    synced.messages.map((m) => [m.seq, m.text]),
-    [
-      [2, 'one'],
-      [3, 'two'],
-      [4, 'three'],
-    ],
-  );
-  t.equal(synced.lastSeq, 4);
-  t.equal(synced.id, 's1', 'the reply echoes the frame id');
-});
-
 t.test('sync far behind answers resync instead of a flood', async (t) => {
   const alice = await person(a, 'alice');
   const bob = await person(b, 'bob');
@@ -177,62 +244,6 @@ t.test('sync far behind answers resync instead of a flood', async (t) => {
   bobSocket.send({ type: 'sync', chats: [{ chatId, lastSeq: 0 }] });
   const resync = await bobSocket.next('resync', (f) => f.chatId === chatId);
   t.same({ reason: resync.reason, lastSeq: resync.lastSeq }, { reason: 'too_far_behind', lastSeq: 4 });
-});
-
-t.test('two senders on two instances: every member sees the stored order, with no gap', async (t) => {
-  const alice = await person(a, 'alice');
-  const bob = await person(b, 'bob');
-  const carol = await person(a, 'carol');
-  const group = await api<{ chat: { chatId: string } }>(a, alice, 'POST', '/chats/group', {
-    title: 'race',
-    members: [bob.username, carol.username],
-  });
-  t.equal(group.status, 201);
-  const chatId = group.body.chat.chatId;
-  const aliceSocket = await online(a, alice);
-  const bobSocket = await online(b, bob);
-  const carolSocket = await online(b, carol);
-  const perSender = 15;
-  const sends: Promise<unknown>[] = [];
-  for (let i = 0; i < perSender; i++) {
-    sends.push(sendText(aliceSocket, chatId, `a${i}`), sendText(bobSocket, chatId, `b${i}`));
-  }
-  await Promise.all(sends);
-  const total = perSender * 2;
-  const history = await api<{ messages: { seq: number; text: string }[] }>(a, alice, 'GET', `/chats/${chatId}/messages?limit=100`);
-  t.same(
-    history.body.messages.map((m) => m.seq),
-    Array.from({ length: total }, (_, i) => i + 1),
-    'stored seqs are 1..N',
-  );
-  const stored = history.body.messages.map((m) => m.text);
-  for (const [name, socket] of [
-    ['alice', aliceSocket],
-    ['bob', bobSocket],
-    ['carol', carolSocket],
-  ] as const) {
-    const got: { seq: number; text: string }[] = [];
-    for (let i = 0; i < total; i++) {
-      const frame = await socket.next('message', (f) => f.message.chatId === chatId);
-      got.push({ seq: frame.message.seq, text: frame.message.text ?? '' });
-    }
-    const ordered = got.sort((x, y) => x.seq - y.seq);
-    t.same(
-      ordered.map((m) => m.seq),
-      Array.from({ length: total }, (_, i) => i + 1),
-      `${name} has every seq, no gap`,
-    );
-    t.same(
-      ordered.map((m) => m.text),
-      stored,
-      `${name} sees the order DynamoDB holds`,
-    );
-  }
-  for (let i = 1; i < perSender; i++) {
-    const seqOf = (text: string) => history.body.messages.find((m) => m.text === text)!.seq;
-    if (seqOf(`a${i}`) < seqOf(`a${i - 1}`)) t.fail(`alice's a${i} was stored before a${i - 1}`);
-  }
-  t.pass("each sender's messages keep the order they were sent in");
 });
 
 t.test('a non-member can do nothing with a chat and cannot tell it exists', async (t) => {
@@ -419,3 +430,20 @@ t.test('one instance without Redis (what npm start runs by default) delivers too
   await aliceSocket.next('presence', (f) => f.userId === bob.userId && !f.online);
   t.pass('typing and presence work in-process');
 });
+
+// ---------- the same across a Redis Cluster ----------
+
+const noCluster = redisServerUnavailable();
+if (noCluster) {
+  t.skip(`across instances (Redis Cluster): cannot start a local cluster: ${noCluster}`, () => {});
+} else {
+  // Registered before the instances: teardowns run last-in first-out, so the cluster outlives them.
+  const cluster = await startRedisCluster({ masters: 3 });
+  t.teardown(() => cluster.close());
+  const onCluster = { REDIS_URL: cluster.url, REDIS_CLUSTER: 'true' };
+  const [ca, cb] = [await startInstance(t, stack, onCluster), await startInstance(t, stack, onCluster)];
+  acrossInstances('Redis Cluster', ca, cb);
+  t.test("the sender's ack arrives before its own copy of the message (Redis Cluster, sharded bus)", (t) =>
+    ackComesFirst(t, ca, 'sharded bus'),
+  );
+}

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, freezeConfig, parseConfig, variables } from '../../src/config.js';
-import { baseConnectionOptions } from '../../src/adapters/redis/connection.js';
+import { baseConnectionOptions, clusterConnectionOptions } from '../../src/adapters/redis/connection.js';
 
 const loadConfig = (env: Record<string, string>) => freezeConfig(parseConfig(env));
 
@@ -158,6 +158,34 @@ t.test('the Redis connection options carry the token and TLS to ioredis', async 
   const plain = baseConnectionOptions('huddle-test');
   t.notOk('password' in plain, 'no password when there is no token');
   t.notOk('tls' in plain, 'no TLS for redis://');
+});
+
+t.test('REDIS_CLUSTER switches every Redis user to the cluster, and needs REDIS_URL', async (t) => {
+  t.equal(loadConfig({}).redis.cluster, false, 'off by default');
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:7000' }).redis.cluster, false);
+  const on = loadConfig({ REDIS_URL: 'redis://127.0.0.1:7000', REDIS_CLUSTER: 'true' });
+  t.equal(on.redis.cluster, true);
+  t.equal(on.redis.url, 'redis://127.0.0.1:7000', 'the URL names the seed node');
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:7000', REDIS_CLUSTER: 'false' }).redis.cluster, false);
+  t.match(problemsOf({ REDIS_CLUSTER: 'true' }), [/^REDIS_CLUSTER: set without REDIS_URL/]);
+  t.match(problemsOf({ REDIS_URL: 'redis://127.0.0.1:7000', REDIS_CLUSTER: 'cluster' }), [/^REDIS_CLUSTER: .*\(got "cluster"\)/]);
+  t.match(problemsOf({ REDIS_KEY_PREFIX: '{huddle}:' }), [/^REDIS_KEY_PREFIX: must not contain \{ or \}/]);
+});
+
+t.test('a cluster client is seeded from REDIS_URL with the same token and TLS as a single Redis', async (t) => {
+  const tls = clusterConnectionOptions(
+    { url: 'rediss://clustercfg.example.cache.amazonaws.com:6379', cluster: true, credentials: { password: 'tok', tls: true } },
+    'huddle-test',
+  );
+  t.same(tls.startNodes, [{ host: 'clustercfg.example.cache.amazonaws.com', port: 6379 }]);
+  t.equal(tls.options.redisOptions?.password, 'tok', 'every node connection authenticates with the token');
+  t.same(tls.options.redisOptions?.tls, {}, 'and speaks TLS');
+  t.type(tls.options.dnsLookup, 'function', 'node addresses are used as reported, as TLS certificates name them');
+  const plain = clusterConnectionOptions({ url: 'redis://127.0.0.1:7000', cluster: true }, 'huddle-test', { enableOfflineQueue: false });
+  t.same(plain.startNodes, [{ host: '127.0.0.1', port: 7000 }]);
+  t.notOk('password' in (plain.options.redisOptions ?? {}), 'no password when there is no token');
+  t.notOk('tls' in (plain.options.redisOptions ?? {}), 'no TLS for redis://');
+  t.equal(plain.options.enableOfflineQueue, false, "the caller's queueing choice reaches the cluster client");
 });
 
 t.test('every variable carries a description and a schema', async (t) => {

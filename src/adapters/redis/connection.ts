@@ -1,9 +1,9 @@
 /**
  * How huddle's Redis connections behave when Redis goes away: backoff, how long
  * commands wait offline, quiet error logging, closing without hanging. Shared
- * by the bus transports and the presence store.
+ * by the bus transports, the presence store, the sequencer and the rate limits.
  */
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../domain/logger.js';
 
 /**
@@ -41,6 +41,65 @@ export function baseConnectionOptions(name: string, credentials: RedisCredential
   };
 }
 
+/** Where a command connection goes: one Redis (or a primary), or any node of a Redis Cluster. */
+export interface RedisTarget {
+  /** `redis://` or `rediss://`; for a cluster, the seed node the topology is read from. */
+  url: string;
+  cluster: boolean;
+  credentials?: RedisCredentials | undefined;
+}
+
+export interface CommandConnectionOptions {
+  /** Commands wait for a lost connection (up to `OFFLINE_RETRIES`) instead of failing at once. @default true */
+  enableOfflineQueue?: boolean;
+  /** Commands of one event-loop turn go out in one write (per node on a cluster). @default false */
+  enableAutoPipelining?: boolean;
+}
+
+/**
+ * Options for a cluster client seeded from a URL. Credentials in the URL count as
+ * for a single Redis; the AUTH token wins over a URL password. With TLS the node
+ * addresses the cluster reports are used as they are (no DNS lookup), which is what
+ * ElastiCache's certificates are issued for.
+ */
+export function clusterConnectionOptions(
+  target: RedisTarget,
+  name: string,
+  extra: CommandConnectionOptions = {},
+): { startNodes: { host: string; port: number }[]; options: ClusterOptions } {
+  const seed = new URL(target.url);
+  const tls = target.credentials?.tls || seed.protocol === 'rediss:';
+  const password = target.credentials?.password ?? (seed.password ? decodeURIComponent(seed.password) : undefined);
+  return {
+    startNodes: [{ host: seed.hostname, port: Number(seed.port || 6379) }],
+    options: {
+      lazyConnect: true,
+      clusterRetryStrategy: reconnectDelay,
+      ...extra,
+      ...(tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+      redisOptions: {
+        connectionName: name,
+        maxRetriesPerRequest: OFFLINE_RETRIES,
+        ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+        ...(password ? { password } : {}),
+        ...(tls ? { tls: {} } : {}),
+      },
+    },
+  };
+}
+
+/**
+ * A command connection (never a subscriber) to a single Redis or a Redis Cluster,
+ * not connected yet (`lazyConnect`). The caller owns it: `closeConnection` ends it.
+ */
+export function openCommandConnection(target: RedisTarget, name: string, extra: CommandConnectionOptions = {}): Redis | Cluster {
+  if (target.cluster) {
+    const { startNodes, options } = clusterConnectionOptions(target, name, extra);
+    return new Cluster(startNodes, options);
+  }
+  return new Redis(target.url, { ...baseConnectionOptions(name, target.credentials), ...extra });
+}
+
 /** Closes a connection politely when it is up, at once when it is not (QUIT would wait in the offline queue). */
 export async function closeConnection(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') return;
@@ -59,17 +118,20 @@ export async function closeConnection(client: Redis | Cluster): Promise<void> {
  * Logs connection errors without flooding: while Redis is down, every reconnect
  * attempt fails the same way, so only a change of error is a warning.
  */
-export function watchConnection(client: Redis, role: string, log: Logger): void {
+export function watchConnection(client: Redis | Cluster, role: string, log: Logger): void {
   let lastError = '';
-  client.on('error', (err: Error) => {
-    const summary = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
+  const report = (err: Error, node?: string) => {
+    const summary = `${node ?? ''} ${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
     if (summary === lastError) {
-      log.debug({ err, connection: role }, 'Redis connection error (repeated)');
+      log.debug({ err, node, connection: role }, 'Redis connection error (repeated)');
       return;
     }
     lastError = summary;
-    log.warn({ err, connection: role }, 'Redis connection error');
-  });
+    log.warn({ err, node, connection: role }, 'Redis connection error');
+  };
+  client.on('error', (err: Error) => report(err));
+  // A cluster reports each node's connection errors on their own, naming the node.
+  if (client instanceof Cluster) client.on('node error', (err: Error, node: string) => report(err, node));
   let everReady = false;
   client.on('ready', () => {
     lastError = '';

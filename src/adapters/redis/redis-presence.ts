@@ -2,10 +2,16 @@
  * Presence shared by every instance through Redis. See `domain/presence/ports.ts` for
  * the contract and `README.md` for the key layout.
  *
- * - `<prefix>presence:user:<userId>`: sorted set, member = node id, score = when
- *   that node's record expires (epoch ms).
- * - `<prefix>presence:expiry`: sorted set, member = user id, score = the latest
- *   expiry among the user's records. A user is in it from the `connect` that
+ * Users are spread over `PRESENCE_SHARDS` fixed shards (a hash of the user id). Each
+ * shard has its own index and every key of a shard carries the shard's hash tag
+ * (`{3}`), so all of them live in one slot of a Redis Cluster and each script touches
+ * one slot, as a cluster requires; the shards spread presence over the cluster's
+ * masters. On a single Redis the shards change nothing but the key names.
+ *
+ * - `<prefix>presence:{<shard>}:user:<userId>`: sorted set, member = node id, score =
+ *   when that node's record expires (epoch ms).
+ * - `<prefix>presence:{<shard>}:expiry`: sorted set, member = user id, score = the
+ *   latest expiry among the user's records. A user is in it from the `connect` that
  *   announced them online until the `disconnect` or sweep that announces them
  *   offline, so each transition is claimed by whoever adds or removes them here,
  *   inside one script: exactly one caller.
@@ -21,17 +27,21 @@
  * by a deployment that is gone (or a test run) clean themselves up. A user whose
  * key vanished while still listed is claimed by the sweep like any other.
  *
- * The sweep builds user keys inside its script, which Redis Cluster forbids:
- * this store needs a single Redis (or a primary with replicas).
+ * The sweep builds user keys inside its script from the index's shard: they carry
+ * the index's hash tag, so they are in the slot the script runs on, which Redis
+ * Cluster allows.
  */
-import { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../../domain/logger.js';
-import { baseConnectionOptions, closeConnection, watchConnection, type RedisCredentials } from './connection.js';
+import { closeConnection, openCommandConnection, watchConnection, type RedisCredentials } from './connection.js';
 import type { PresenceStore } from '../../domain/presence/ports.js';
 
 export interface RedisPresenceOptions {
   /** A connection to use (left open by `close`), or a URL to open one (closed by `close`). Not a subscriber connection. */
-  redis: Redis | string;
+  redis: Redis | Cluster | string;
+  /** With a URL: the URL is any node of a Redis Cluster. @default false */
+  cluster?: boolean | undefined;
   /** With a URL: the AUTH token and TLS, when the URL does not say them. */
   credentials?: RedisCredentials | undefined;
   keyPrefix: string;
@@ -45,6 +55,19 @@ export interface RedisPresenceOptions {
 
 /** Users per script call in `refresh` and `online`: keeps each call short, since scripts block Redis. */
 const BATCH = 500;
+
+/**
+ * Fixed: every instance of a deployment must place a user in the same shard, so
+ * changing it moves every key (a deploy then starts presence afresh, see README.md).
+ * 16 spreads presence over the masters of a small cluster; on one Redis it costs a
+ * sweep 16 short script calls instead of one.
+ */
+export const PRESENCE_SHARDS = 16;
+
+/** The shard of a user: the same on every instance and every run (a hash, not a random choice). */
+export function presenceShardOf(userId: string): number {
+  return createHash('sha1').update(userId).digest().readUInt32BE(0) % PRESENCE_SHARDS;
+}
 
 const NOW_MS = `
 local t = redis.call('TIME')
@@ -132,7 +155,9 @@ interface PresenceScripts {
   huddlePresenceSweep(indexKey: string, userKeyPrefix: string, batch: number): Promise<[number, ...string[]]>;
 }
 
-function withScripts(redis: Redis): Redis & PresenceScripts {
+type ScriptedClient = (Redis | Cluster) & PresenceScripts;
+
+function withScripts(redis: Redis | Cluster): ScriptedClient {
   const scripts: Array<[keyof PresenceScripts, string, number | undefined]> = [
     ['huddlePresenceConnect', CONNECT, 2],
     ['huddlePresenceDisconnect', DISCONNECT, 2],
@@ -144,7 +169,7 @@ function withScripts(redis: Redis): Redis & PresenceScripts {
     // defineCommand sends EVALSHA and falls back to EVAL once per connection when Redis lacks the script.
     if (!(name in redis)) redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
   }
-  return redis as Redis & PresenceScripts;
+  return redis as ScriptedClient;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -153,50 +178,77 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return result;
 }
 
+/** Groups user ids by shard, keeping their order within each. */
+function byShard(userIds: readonly string[]): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const userId of userIds) {
+    const shard = presenceShardOf(userId);
+    const group = groups.get(shard);
+    if (group) group.push(userId);
+    else groups.set(shard, [userId]);
+  }
+  return groups;
+}
+
 export function createRedisPresence(opts: RedisPresenceOptions): PresenceStore {
   const owned = typeof opts.redis === 'string';
-  let client: Redis;
+  let client: Redis | Cluster;
   if (typeof opts.redis === 'string') {
-    client = new Redis(opts.redis, { ...baseConnectionOptions(`huddle-presence-${opts.nodeId}`, opts.credentials), lazyConnect: false });
+    const target = { url: opts.redis, cluster: opts.cluster ?? false, credentials: opts.credentials };
+    client = openCommandConnection(target, `huddle-presence-${opts.nodeId}`);
     watchConnection(client, 'presence', opts.logger ?? silentLogger);
+    // Connecting in the background; commands wait in the offline queue meanwhile.
+    client.connect().catch(() => {});
   } else {
     client = opts.redis;
   }
   const redis = withScripts(client);
-  const userKeyPrefix = `${opts.keyPrefix}presence:user:`;
-  const indexKey = `${opts.keyPrefix}presence:expiry`;
-  const userKey = (userId: string) => userKeyPrefix + userId;
+  // The hash tag is the shard alone: the keys of one shard share a slot whatever the prefix.
+  const shardKey = (shard: number) => `${opts.keyPrefix}presence:{${shard}}:`;
+  const userKeyPrefix = (shard: number) => `${shardKey(shard)}user:`;
+  const indexKey = (shard: number) => `${shardKey(shard)}expiry`;
+  const userKey = (userId: string) => userKeyPrefix(presenceShardOf(userId)) + userId;
+  const shardBatches = (userIds: readonly string[]) =>
+    [...byShard(userIds)].flatMap(([shard, users]) => chunks(users, BATCH).map((batch) => ({ shard, batch })));
 
   return {
     async connect(userId) {
-      return (await redis.huddlePresenceConnect(userKey(userId), indexKey, opts.nodeId, opts.ttlMs, userId)) === 1;
+      const shard = presenceShardOf(userId);
+      return (await redis.huddlePresenceConnect(userKey(userId), indexKey(shard), opts.nodeId, opts.ttlMs, userId)) === 1;
     },
 
     async disconnect(userId) {
-      return (await redis.huddlePresenceDisconnect(userKey(userId), indexKey, opts.nodeId, userId)) === 1;
+      const shard = presenceShardOf(userId);
+      return (await redis.huddlePresenceDisconnect(userKey(userId), indexKey(shard), opts.nodeId, userId)) === 1;
     },
 
     async refresh(userIds) {
       // ioredis writes each call without waiting for the previous answer: the batches travel pipelined.
       await Promise.all(
-        chunks(userIds, BATCH).map((batch) =>
-          redis.huddlePresenceRefresh(1 + batch.length, indexKey, ...batch.map(userKey), opts.nodeId, opts.ttlMs, ...batch),
+        shardBatches(userIds).map(({ shard, batch }) =>
+          redis.huddlePresenceRefresh(1 + batch.length, indexKey(shard), ...batch.map(userKey), opts.nodeId, opts.ttlMs, ...batch),
         ),
       );
     },
 
     async online(userIds) {
-      const answers = await Promise.all(chunks(userIds, BATCH).map((batch) => redis.huddlePresenceOnline(indexKey, ...batch)));
+      const answers = await Promise.all(
+        shardBatches(userIds).map(({ shard, batch }) => redis.huddlePresenceOnline(indexKey(shard), ...batch)),
+      );
       return new Set(answers.flat());
     },
 
     async sweepExpired() {
-      const claimed: string[] = [];
-      for (;;) {
-        const [lookedAt, ...users] = await redis.huddlePresenceSweep(indexKey, userKeyPrefix, BATCH);
-        claimed.push(...users);
-        if (lookedAt < BATCH) return claimed;
-      }
+      const sweepShard = async (shard: number) => {
+        const claimed: string[] = [];
+        for (;;) {
+          const [lookedAt, ...users] = await redis.huddlePresenceSweep(indexKey(shard), userKeyPrefix(shard), BATCH);
+          claimed.push(...users);
+          if (lookedAt < BATCH) return claimed;
+        }
+      };
+      const shards = Array.from({ length: PRESENCE_SHARDS }, (_, shard) => shard);
+      return (await Promise.all(shards.map(sweepShard))).flat();
     },
 
     async close() {

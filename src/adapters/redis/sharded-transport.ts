@@ -32,6 +32,7 @@ export function createShardedTransport(opts: {
   const clusterOptions = (name: string): ClusterOptions => ({
     lazyConnect: true,
     clusterRetryStrategy: reconnectDelay,
+    ...(nodeOptions.tls ? { dnsLookup: (address, done) => done(null, address) } : {}), // TLS: connect by the names the certificates carry
     redisOptions: { ...nodeOptions, connectionName: name },
   });
   const publisher = new Cluster([startNode], clusterOptions(`huddle-pub-${opts.nodeId}`));
