@@ -26,6 +26,7 @@ import { Parser, type Result } from 'tap-parser';
 import { dynamoAnswers, startDynamoDbLocal } from '../src/local/dynamodb-local.js';
 import { redisServerUnavailable, startRedisServer } from '../src/local/redis-server.js';
 import { freePort } from '../src/local/free-ports.js';
+import { buildPage } from './build-page.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -318,6 +319,9 @@ process.on('exit', () => {
 });
 
 async function main(): Promise<number> {
+  // Instances serve the bundled page from dist/public, as under `npm start`: a fresh clone has none yet.
+  const page = await buildPage();
+  note(`page bundled: ${page.script}`);
   // Both start together; allSettled so that neither is still starting when a failure stops the other.
   const [dynamo, redis] = await Promise.allSettled([startDynamoDb(), startRedis()]);
   if (dynamo.status === 'rejected' || redis.status === 'rejected') {
