@@ -247,7 +247,22 @@ function fileLabel(file: DisplayMessage['file']): string {
 /** An image as a fixed-size thumbnail (no jump when it loads) that opens full size. */
 function imageThumbnail(chatId: string, fileKey: string, name: string, label: string): HTMLElement {
   const img = h('img', { class: 'preview-image', alt: name, loading: 'lazy', decoding: 'async', width: '240', height: '180' });
-  const link = h('a', { class: 'thumbnail', target: '_blank', rel: 'noopener noreferrer', title: `Open ${name} full size` }, img);
+  const link = h(
+    'a',
+    {
+      class: 'thumbnail',
+      target: '_blank',
+      rel: 'noopener noreferrer',
+      title: `Open ${name} full size`,
+      // The file store serves files as attachments (a download, never a page of its origin): show it here instead.
+      onclick: (event: MouseEvent) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || !link.href) return;
+        event.preventDefault();
+        openImageViewer(link.href, name);
+      },
+    },
+    img,
+  );
   const show = (url: string) => {
     img.src = url;
     link.href = url;
@@ -262,6 +277,16 @@ function imageThumbnail(chatId: string, fileKey: string, name: string, label: st
   });
   downloads.get(chatId, fileKey).then(show, () => img.replaceWith(h('span', { class: 'muted' }, `Image unavailable: ${label}`)));
   return h('figure', { class: 'file' }, link, h('figcaption', { class: 'muted' }, label));
+}
+
+/** The picture at its own size (up to the window's), in a modal dialog: Escape or Close returns to the thumbnail. */
+function openImageViewer(url: string, name: string) {
+  const viewer = byId<HTMLDialogElement>('image-viewer');
+  const image = byId<HTMLImageElement>('image-viewer-image');
+  image.src = url;
+  image.alt = name;
+  byId('image-viewer-caption').textContent = name;
+  viewer.showModal();
 }
 
 function fileBody(item: DisplayMessage): HTMLElement {
@@ -622,6 +647,13 @@ function wirePage() {
   byId('leave-chat').addEventListener('click', () => void leaveChat());
   byId('sign-out').addEventListener('click', () => void signOut());
   byId('notice-close').addEventListener('click', () => (byId('notice').hidden = true));
+  const viewer = byId<HTMLDialogElement>('image-viewer');
+  byId('image-viewer-close').addEventListener('click', () => viewer.close());
+  // A click on the backdrop (the dialog itself, outside its content) closes it too.
+  viewer.addEventListener('click', (event) => {
+    if (event.target === viewer) viewer.close();
+  });
+  viewer.addEventListener('close', () => byId<HTMLImageElement>('image-viewer-image').removeAttribute('src'));
   byId('back').addEventListener('click', () => {
     const chatId = activeChatId;
     selectChat(null);
