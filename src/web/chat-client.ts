@@ -509,10 +509,20 @@ export class ChatClient {
       chat = this.addChat(placeholderSummary(message.chatId));
       this.emit('unknown-chat', message.chatId);
     }
-    if (!chat.timeline.add(message)) return;
+    if (!chat.timeline.add(message)) {
+      if (this.completesOwnFile(chat, message)) this.afterTimelineChange(chat);
+      return;
+    }
     this.noteActivity(chat, message);
     this.stopTyping(chat, message.senderId);
     this.afterTimelineChange(chat);
+  }
+
+  /** Our own file message, held as built from its ack (no key yet), takes the server's copy. */
+  private completesOwnFile(chat: ChatState, message: Message): boolean {
+    const held = chat.timeline.bySeq.get(message.seq);
+    if (!held?.file || held.file.key || !message.file?.key) return false;
+    return chat.timeline.replace(message);
   }
 
   private onAck(frame: ServerFrame & { type: 'ack' }): void {
@@ -533,7 +543,9 @@ export class ChatClient {
       ...(entry.fileKey
         ? {
             file: {
-              key: entry.fileKey,
+              // Not entry.fileKey: the server moved the object out of pending/, and only its
+              // `message` (or the next sync) says where; until then the page shows no preview.
+              key: '',
               name: entry.file?.name ?? 'file',
               size: entry.file?.size ?? 0,
               contentType: entry.file?.contentType ?? '',
@@ -551,6 +563,7 @@ export class ChatClient {
     if (!chat) return;
     for (const message of frame.messages ?? []) {
       if (chat.timeline.add(message)) this.noteActivity(chat, message);
+      else this.completesOwnFile(chat, message);
     }
     if (typeof frame.lastSeq === 'number') {
       chat.timeline.acceptThrough(frame.lastSeq);
@@ -989,7 +1002,8 @@ export class ChatClient {
         mine: true,
         kind: entry.file ? 'file' : 'text',
         text: entry.text,
-        file: entry.file ? { ...(entry.fileKey ? { key: entry.fileKey } : {}), ...entry.file } : undefined,
+        // No key: an unconfirmed file is still under pending/, where nobody may download it.
+        file: entry.file ? { ...entry.file } : undefined,
         createdAt: entry.createdAt ?? entry.writtenAt,
         status: entry.status,
         error: entry.error,

@@ -110,6 +110,12 @@ t.test(
     // 2. alice drops a PDF on the conversation: bob gets it as a download.
     await dropFile(alicePage, { name: 'notes.pdf', type: 'application/pdf', base64: Buffer.from('%PDF-1.4 notes').toString('base64') });
     await bobLog.getByRole('link', { name: /Download notes\.pdf/ }).waitFor();
+    await aliceLog.getByRole('link', { name: /Download notes\.pdf/ }).waitFor();
+    await alicePage.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#message-list img.preview-image');
+      return img !== null && img.complete && img.naturalWidth === 1;
+    });
+    t.pass('alice sees her own picture and file too, from where the server stored them');
 
     // 3. refusals show on the message they concern, and send nothing.
     const fileInput = alicePage.locator('#file-input');

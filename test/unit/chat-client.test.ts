@@ -339,7 +339,17 @@ t.test('an attached file shows at once as uploading and is sent only when stored
   t.same(socket().framesOf('send'), [], 'nothing is sent while the bytes travel');
   client.uploadFinished(picture, 'files/c1/dot');
   t.match(socket().framesOf('send'), [{ clientMsgId: picture, fileKey: 'files/c1/dot' }]);
-  t.match(client.messagesFor('c1'), [{ status: 'pending', file: { key: 'files/c1/dot', name: 'dot.png' } }]);
+  t.match(client.messagesFor('c1'), [{ status: 'pending', file: { name: 'dot.png' } }]);
+  t.notOk(client.messagesFor('c1')[0]!.file?.key, 'no preview from pending/, where nobody may download');
+  socket().receive({ type: 'ack', chatId: 'c1', clientMsgId: picture, seq: 1, createdAt: 1001 });
+  t.match(client.messagesFor('c1'), [{ seq: 1, status: 'delivered', file: { key: '', name: 'dot.png' } }], 'acked: in place, still no key');
+  const stored = { key: 'files/c1/u/dot', name: 'dot.png', size: 68, contentType: 'image/png' };
+  socket().receive({
+    type: 'message',
+    message: { chatId: 'c1', seq: 1, senderId: alice.userId, clientMsgId: picture, kind: 'file', file: stored, createdAt: 1001 },
+  });
+  t.same(client.messagesFor('c1')[0]!.file, stored, "the server's copy brings the stored file's key");
+  t.equal(client.messagesFor('c1').length, 1, 'still one message');
 
   const tool = client.startUpload('c1', { name: 'tool.exe', size: 2, contentType: 'application/x-msdownload' });
   client.uploadFailed(tool, { code: 'refused', message: 'Files of type application/x-msdownload are not accepted.' });
