@@ -102,7 +102,8 @@ export async function startIdentityProvider(opts: { port: number; host?: string 
     const idp: LocalIdp = { provider, usernames, providerCallback: provider.callback() };
     handle = (req, res) => {
       routeRequest(idp, req, res).catch(() => {
-        if (!res.headersSent) sendHtml(res, 500, signInPage('Something went wrong', '<p>The local sign-in provider failed; try again.</p>'));
+        if (!res.headersSent)
+          sendHtml(res, 500, signInPage('Something went wrong', '<p>The local sign-in provider failed; try again.</p>'));
         else res.destroy();
       });
     };

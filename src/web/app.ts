@@ -574,7 +574,9 @@ async function uploadFile(file: File) {
     failUpload(
       clientMsgId,
       file.name,
-      err instanceof ApiError ? { code: err.code, message: err.message, details: err.details } : { code: 'error', message: describeApiError(err) },
+      err instanceof ApiError
+        ? { code: err.code, message: err.message, details: err.details }
+        : { code: 'error', message: describeApiError(err) },
     );
   } finally {
     uploads.delete(clientMsgId);
@@ -582,7 +584,11 @@ async function uploadFile(file: File) {
   return undefined;
 }
 
-function failUpload(clientMsgId: string, name: string, error: { code: string; message: string; details?: Record<string, unknown> | undefined }) {
+function failUpload(
+  clientMsgId: string,
+  name: string,
+  error: { code: string; message: string; details?: Record<string, unknown> | undefined },
+) {
   client.uploadFailed(clientMsgId, error);
   announce(`${name} was not sent: ${describeSendError(error)}`);
 }

@@ -172,7 +172,7 @@ t.test(
     await uploading.waitFor({ state: 'detached' });
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     t.same(await storedObjects(stack, bucket, 'files/'), storedBefore, 'no file of the cancelled upload is kept');
-    t.equal(await alicePage.locator('#quota').textContent(), quotaBefore, 'and none of alice\'s storage is taken');
+    t.equal(await alicePage.locator('#quota').textContent(), quotaBefore, "and none of alice's storage is taken");
     // What the emulator kept of the cut-off PUT (real S3 keeps nothing of an aborted PUT); pending/ expires after a day.
     t.comment(`pending/ after Cancel: ${(await storedObjects(stack, bucket, 'pending/')).join(', ') || 'nothing'}`);
 

@@ -328,47 +328,54 @@ t.test('an error frame for a send marks it failed with the reason; retry keeps t
   t.equal(socket().framesOf('send')[1]!.clientMsgId, entry.clientMsgId);
 });
 
-t.test('an attached file shows at once as uploading and is sent only when stored; a refused one says why and cannot be retried', async (t) => {
-  const { client, socket, connect, openWithHistory } = setup();
-  client.start();
-  connect();
-  openWithHistory([]);
-  const picture = client.startUpload('c1', { name: 'dot.png', size: 68, contentType: 'image/png' });
-  client.uploadProgress(picture, 0.5);
-  t.match(client.messagesFor('c1'), [{ kind: 'file', status: 'uploading', progress: 0.5, file: { name: 'dot.png' } }]);
-  t.same(socket().framesOf('send'), [], 'nothing is sent while the bytes travel');
-  client.uploadFinished(picture, 'files/c1/dot');
-  t.match(socket().framesOf('send'), [{ clientMsgId: picture, fileKey: 'files/c1/dot' }]);
-  t.match(client.messagesFor('c1'), [{ status: 'pending', file: { name: 'dot.png' } }]);
-  t.notOk(client.messagesFor('c1')[0]!.file?.key, 'no preview from pending/, where nobody may download');
-  socket().receive({ type: 'ack', chatId: 'c1', clientMsgId: picture, seq: 1, createdAt: 1001 });
-  t.match(client.messagesFor('c1'), [{ seq: 1, status: 'delivered', file: { key: '', name: 'dot.png' } }], 'acked: in place, still no key');
-  const stored = { key: 'files/c1/u/dot', name: 'dot.png', size: 68, contentType: 'image/png' };
-  socket().receive({
-    type: 'message',
-    message: { chatId: 'c1', seq: 1, senderId: alice.userId, clientMsgId: picture, kind: 'file', file: stored, createdAt: 1001 },
-  });
-  t.same(client.messagesFor('c1')[0]!.file, stored, "the server's copy brings the stored file's key");
-  t.equal(client.messagesFor('c1').length, 1, 'still one message');
+t.test(
+  'an attached file shows at once as uploading and is sent only when stored; a refused one says why and cannot be retried',
+  async (t) => {
+    const { client, socket, connect, openWithHistory } = setup();
+    client.start();
+    connect();
+    openWithHistory([]);
+    const picture = client.startUpload('c1', { name: 'dot.png', size: 68, contentType: 'image/png' });
+    client.uploadProgress(picture, 0.5);
+    t.match(client.messagesFor('c1'), [{ kind: 'file', status: 'uploading', progress: 0.5, file: { name: 'dot.png' } }]);
+    t.same(socket().framesOf('send'), [], 'nothing is sent while the bytes travel');
+    client.uploadFinished(picture, 'files/c1/dot');
+    t.match(socket().framesOf('send'), [{ clientMsgId: picture, fileKey: 'files/c1/dot' }]);
+    t.match(client.messagesFor('c1'), [{ status: 'pending', file: { name: 'dot.png' } }]);
+    t.notOk(client.messagesFor('c1')[0]!.file?.key, 'no preview from pending/, where nobody may download');
+    socket().receive({ type: 'ack', chatId: 'c1', clientMsgId: picture, seq: 1, createdAt: 1001 });
+    t.match(
+      client.messagesFor('c1'),
+      [{ seq: 1, status: 'delivered', file: { key: '', name: 'dot.png' } }],
+      'acked: in place, still no key',
+    );
+    const stored = { key: 'files/c1/u/dot', name: 'dot.png', size: 68, contentType: 'image/png' };
+    socket().receive({
+      type: 'message',
+      message: { chatId: 'c1', seq: 1, senderId: alice.userId, clientMsgId: picture, kind: 'file', file: stored, createdAt: 1001 },
+    });
+    t.same(client.messagesFor('c1')[0]!.file, stored, "the server's copy brings the stored file's key");
+    t.equal(client.messagesFor('c1').length, 1, 'still one message');
 
-  const tool = client.startUpload('c1', { name: 'tool.exe', size: 2, contentType: 'application/x-msdownload' });
-  client.uploadFailed(tool, { code: 'refused', message: 'Files of type application/x-msdownload are not accepted.' });
-  const refused = client.messagesFor('c1').find((item) => item.clientMsgId === tool)!;
-  t.match(refused, { status: 'failed', retryable: false, file: { name: 'tool.exe' } });
-  t.equal(describeSendError(refused.error), 'Files of type application/x-msdownload are not accepted.');
-  client.retry(tool);
-  t.equal(socket().framesOf('send').length, 1, 'Retry sends nothing for a file that never reached the store');
-  client.discard(tool);
-  t.notOk(
-    client.messagesFor('c1').some((item) => item.clientMsgId === tool),
-    'Discard removes it',
-  );
+    const tool = client.startUpload('c1', { name: 'tool.exe', size: 2, contentType: 'application/x-msdownload' });
+    client.uploadFailed(tool, { code: 'refused', message: 'Files of type application/x-msdownload are not accepted.' });
+    const refused = client.messagesFor('c1').find((item) => item.clientMsgId === tool)!;
+    t.match(refused, { status: 'failed', retryable: false, file: { name: 'tool.exe' } });
+    t.equal(describeSendError(refused.error), 'Files of type application/x-msdownload are not accepted.');
+    client.retry(tool);
+    t.equal(socket().framesOf('send').length, 1, 'Retry sends nothing for a file that never reached the store');
+    client.discard(tool);
+    t.notOk(
+      client.messagesFor('c1').some((item) => item.clientMsgId === tool),
+      'Discard removes it',
+    );
 
-  const cancelled = client.startUpload('c1', { name: 'big.png', size: 1_000_000, contentType: 'image/png' });
-  client.discard(cancelled);
-  client.uploadFinished(cancelled, 'files/c1/big');
-  t.equal(socket().framesOf('send').length, 1, 'an upload cancelled before it ended is never sent');
-});
+    const cancelled = client.startUpload('c1', { name: 'big.png', size: 1_000_000, contentType: 'image/png' });
+    client.discard(cancelled);
+    client.uploadFinished(cancelled, 'files/c1/big');
+    t.equal(socket().framesOf('send').length, 1, 'an upload cancelled before it ended is never sent');
+  },
+);
 
 t.test('a terminal close code stops reconnecting', async (t) => {
   for (const code of [4501, 4500, 4999]) {
