@@ -275,7 +275,7 @@ function imageThumbnail(chatId: string, fileKey: string, name: string, label: st
     downloads.forget(fileKey);
     downloads.get(chatId, fileKey).then(show, () => {});
   });
-  downloads.get(chatId, fileKey).then(show, () => img.replaceWith(h('span', { class: 'muted' }, `Image unavailable: ${label}`)));
+  downloads.get(chatId, fileKey).then(show, () => link.replaceWith(h('span', { class: 'muted' }, `Image unavailable: ${label}`)));
   return h('figure', { class: 'file' }, link, h('figcaption', { class: 'muted' }, label));
 }
 
