@@ -2,8 +2,8 @@
  * npm run screenshots: the page's main views as PNG files in docs/screenshots/, taken
  * in the system's Chromium against a throwaway stack (DynamoDB Local in memory, a
  * throwaway redis-server or REDIS_URL, the S3 emulator, the local sign-in) and one
- * instance: the sign-in screen, a conversation in light and dark, and the same
- * conversation at phone width. Run it after changing how the page looks.
+ * instance: the sign-in screen, the local provider's sign-in form, a conversation in
+ * light and dark, and the same conversation at phone width. Run it after changing how the page looks.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,9 @@ async function main() {
     await signedOut.goto(instance.baseUrl);
     await signedOut.getByRole('link', { name: 'Sign in' }).waitFor();
     await signedOut.screenshot({ path: path.join(outDir, 'sign-in.png') });
+    await signedOut.getByRole('link', { name: 'Sign in' }).click();
+    await signedOut.getByLabel('Username').waitFor();
+    await signedOut.screenshot({ path: path.join(outDir, 'sign-in-provider.png') });
 
     const [alice, bob] = await Promise.all([newPage(browser, desktop), newPage(browser, desktop)]);
     await signIn(bob, instance.baseUrl, 'bob');

@@ -27,6 +27,7 @@ import { createHash, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SIGN_IN_SCOPES } from '../adapters/identity/oidc-client.js';
 import { escapeHtml } from '../shared/html.js';
+import { loginForm, SIGN_IN_PAGE_POLICY, SIGN_IN_STYLESHEET, SIGN_IN_STYLESHEET_PATH, signInPage } from './sign-in-page.js';
 import type * as OidcProviderModule from 'oidc-provider';
 import type { Account, Adapter, AdapterPayload, InteractionDetails, IssuedToken, Provider as OidcProvider } from 'oidc-provider';
 
@@ -101,7 +102,8 @@ export async function startIdentityProvider(opts: { port: number; host?: string 
     const idp: LocalIdp = { provider, usernames, providerCallback: provider.callback() };
     handle = (req, res) => {
       routeRequest(idp, req, res).catch(() => {
-        if (!res.headersSent) sendHtml(res, 500, page('Something went wrong', '<p>The local sign-in provider failed; try again.</p>'));
+        if (!res.headersSent)
+          sendHtml(res, 500, signInPage('Something went wrong', '<p>The local sign-in provider failed; try again.</p>'));
         else res.destroy();
       });
     };
@@ -262,7 +264,7 @@ async function createProvider(issuer: string, store: MemoryStore, usernames: Rea
     clientBasedCORS: () => false,
     renderError: async (ctx: { type: string; body: string }, out: Record<string, string>) => {
       ctx.type = 'html';
-      ctx.body = page(
+      ctx.body = signInPage(
         'Sign-in error',
         `<p><strong>${escapeHtml(out.error ?? 'error')}</strong>: ${escapeHtml(out.error_description ?? '')}</p>`,
       );
@@ -281,9 +283,10 @@ async function routeRequest(idp: LocalIdp, req: IncomingMessage, res: ServerResp
     const [, uid, action] = interaction as unknown as [string, string, 'login' | 'abort' | undefined];
     if (!action && req.method === 'GET') return showInteraction(provider, req, res, uid);
     if (action && req.method === 'POST') return submitInteraction(idp, req, res, uid, action);
-    return sendHtml(res, 405, page('Not allowed', '<p>Use the sign-in form.</p>'));
+    return sendHtml(res, 405, signInPage('Not allowed', '<p>Use the sign-in form.</p>'));
   }
   if (url.pathname === '/logout' && req.method === 'GET') return logout(provider, req, res, url);
+  if (url.pathname === SIGN_IN_STYLESHEET_PATH && req.method === 'GET') return sendStylesheet(res);
   idp.providerCallback(req, res);
 }
 
@@ -294,7 +297,7 @@ async function interactionOrError(provider: OidcProvider, req: IncomingMessage, 
   } catch {
     // an expired or foreign interaction: answered below
   }
-  sendHtml(res, 400, page('Sign-in expired', '<p>This sign-in attempt has expired. Go back to the app and sign in again.</p>'));
+  sendHtml(res, 400, signInPage('Sign-in expired', '<p>This sign-in attempt has expired. Go back to the app and sign in again.</p>'));
   return undefined;
 }
 
@@ -354,7 +357,7 @@ async function logout(provider: OidcProvider, req: IncomingMessage, res: ServerR
   const logoutUri = url.searchParams.get('logout_uri') ?? '';
   const target = URL.parse(logoutUri);
   if (clientId !== LOCAL_CLIENT_ID || !target || target.protocol !== 'http:' || !LOOPBACK_HOSTS.includes(target.hostname)) {
-    return sendHtml(res, 400, page('Sign-out error', '<p>Unknown client_id or a logout_uri that is not a local http address.</p>'));
+    return sendHtml(res, 400, signInPage('Sign-out error', '<p>Unknown client_id or a logout_uri that is not a local http address.</p>'));
   }
   const ctx = provider.createContext(req, res);
   const cookieName = provider.cookieName('session');
@@ -390,31 +393,15 @@ function sendHtml(res: ServerResponse, status: number, html: string) {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
-  // No form-action directive: browsers apply it to the redirects that follow a submit too.
-  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+  res.setHeader('Content-Security-Policy', SIGN_IN_PAGE_POLICY);
   res.end(html);
 }
 
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem;margin:.2rem 0}input{width:100%;box-sizing:border-box}.error{color:#b00020}.note{color:#555;font-size:.9em}</style>
-</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
-}
-
-function loginForm(uid: string, username = '', error?: string): string {
-  return page(
-    'Sign in to huddle',
-    `<p class="note">Local sign-in: any username works, no password. Names starting with "premium" get the premium tier.</p>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${uid}/login">
-<label for="username">Username</label>
-<input id="username" name="username" value="${escapeHtml(username)}" required minlength="2" maxlength="32" pattern="[A-Za-z0-9_.\\-]{2,32}" autocomplete="username" autofocus>
-<button type="submit">Sign in</button>
-</form>
-<form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>`,
-  );
+function sendStylesheet(res: ServerResponse) {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'text/css; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.end(SIGN_IN_STYLESHEET);
 }
 
 /**

@@ -19,7 +19,8 @@ const client = new ChatClient({ url: wsUrl() });
 const downloads = createDownloadUrls();
 const drafts = createDraftStore(safeLocalStorage());
 let activeChatId: string | null = null;
-let currentUpload: UploadHandle | null = null;
+/** Uploads under way, by the clientMsgId of the message they will become. */
+const uploads = new Map<string, UploadHandle>();
 
 function safeLocalStorage(): Storage | undefined {
   try {
@@ -246,7 +247,22 @@ function fileLabel(file: DisplayMessage['file']): string {
 /** An image as a fixed-size thumbnail (no jump when it loads) that opens full size. */
 function imageThumbnail(chatId: string, fileKey: string, name: string, label: string): HTMLElement {
   const img = h('img', { class: 'preview-image', alt: name, loading: 'lazy', decoding: 'async', width: '240', height: '180' });
-  const link = h('a', { class: 'thumbnail', target: '_blank', rel: 'noopener noreferrer', title: `Open ${name} full size` }, img);
+  const link = h(
+    'a',
+    {
+      class: 'thumbnail',
+      target: '_blank',
+      rel: 'noopener noreferrer',
+      title: `Open ${name} full size`,
+      // The file store serves files as attachments (a download, never a page of its origin): show it here instead.
+      onclick: (event: MouseEvent) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || !link.href) return;
+        event.preventDefault();
+        openImageViewer(link.href, name);
+      },
+    },
+    img,
+  );
   const show = (url: string) => {
     img.src = url;
     link.href = url;
@@ -259,8 +275,18 @@ function imageThumbnail(chatId: string, fileKey: string, name: string, label: st
     downloads.forget(fileKey);
     downloads.get(chatId, fileKey).then(show, () => {});
   });
-  downloads.get(chatId, fileKey).then(show, () => img.replaceWith(h('span', { class: 'muted' }, `Image unavailable: ${label}`)));
+  downloads.get(chatId, fileKey).then(show, () => link.replaceWith(h('span', { class: 'muted' }, `Image unavailable: ${label}`)));
   return h('figure', { class: 'file' }, link, h('figcaption', { class: 'muted' }, label));
+}
+
+/** The picture at its own size (up to the window's), in a modal dialog: Escape or Close returns to the thumbnail. */
+function openImageViewer(url: string, name: string) {
+  const viewer = byId<HTMLDialogElement>('image-viewer');
+  const image = byId<HTMLImageElement>('image-viewer-image');
+  image.src = url;
+  image.alt = name;
+  byId('image-viewer-caption').textContent = name;
+  viewer.showModal();
 }
 
 function fileBody(item: DisplayMessage): HTMLElement {
@@ -296,14 +322,38 @@ function receiptText(item: DisplayMessage): string {
   return client.getChat(activeChatId)?.summary.kind === 'direct' ? 'Read' : `Read by ${readers.length}`;
 }
 
+function uploadStatus(clientMsgId: string, name: string, fraction: number): HTMLElement {
+  const percent = Math.round(fraction * 100);
+  return h(
+    'p',
+    { class: 'status muted upload-progress', dataset: { upload: clientMsgId } },
+    h('progress', { max: '100', value: String(percent), 'aria-label': `Uploading ${name}` }),
+    h('span', { class: 'upload-percent' }, ` Uploading… ${percent} % `),
+    h('button', { type: 'button', class: 'link-button', onclick: () => cancelUpload(clientMsgId) }, 'Cancel'),
+  );
+}
+
+function showUploadProgress(clientMsgId: string, fraction: number) {
+  client.uploadProgress(clientMsgId, fraction);
+  const row = document.querySelector(`[data-upload="${CSS.escape(clientMsgId)}"]`);
+  if (!row) return;
+  const percent = Math.round(fraction * 100);
+  row.querySelector('progress')?.setAttribute('value', String(percent));
+  const text = row.querySelector('.upload-percent');
+  if (text) text.textContent = ` Uploading… ${percent} % `;
+}
+
 const timeline = new TimelineView(
   byId('messages'),
   byId('message-list'),
   {
     body: (item) => (item.kind === 'file' ? fileBody(item) : h('p', { class: 'text' }, ...textWithLinks(item.text ?? ''))),
+    // Upload progress is left out: the bar moves in place (showUploadProgress), so Cancel keeps its focus.
     statusSignature: (item) => (item.mine ? `${item.status}|${receiptText(item)}|${item.error?.message ?? ''}` : ''),
     status: (item) => {
       if (!item.mine) return null;
+      const clientMsgId = item.clientMsgId!;
+      if (item.status === 'uploading') return uploadStatus(clientMsgId, item.file?.name ?? 'file', item.progress ?? 0);
       if (item.status !== 'failed') {
         const readers = activeChatId && item.seq !== null ? client.readBy(activeChatId, item.seq) : [];
         return h(
@@ -312,13 +362,12 @@ const timeline = new TimelineView(
           receiptText(item),
         );
       }
-      const clientMsgId = item.clientMsgId!;
       return h(
         'p',
         { class: 'status error' },
         `Not sent: ${describeSendError(item.error)} `,
-        h('button', { type: 'button', class: 'link-button', onclick: () => client.retry(clientMsgId) }, 'Retry'),
-        ' ',
+        item.retryable ? h('button', { type: 'button', class: 'link-button', onclick: () => client.retry(clientMsgId) }, 'Retry') : null,
+        item.retryable ? ' ' : null,
         h('button', { type: 'button', class: 'link-button', onclick: () => client.discard(clientMsgId) }, 'Discard'),
       );
     },
@@ -328,11 +377,13 @@ const timeline = new TimelineView(
     jump.hidden = count === 0;
     jump.textContent = count === 1 ? 'Jump to latest (1 new)' : `Jump to latest (${count} new)`;
   },
-  (text) => {
-    // A fresh text node each time, so the same words twice are still announced.
-    byId('announcer').replaceChildren(document.createTextNode(text));
-  },
+  announce,
 );
+
+function announce(text: string) {
+  // A fresh text node each time, so the same words twice are still announced.
+  byId('announcer').replaceChildren(document.createTextNode(text));
+}
 
 function renderMessages(older: boolean) {
   const chat = activeChatId ? client.getChat(activeChatId) : undefined;
@@ -476,54 +527,77 @@ function sendComposed(event?: Event) {
   if (!text || !activeChatId) return;
   const limit = client.limits?.messageMaxLength;
   if (limit !== undefined && [...text].length > limit) {
-    showUploadStatus(`The message is longer than the ${limit} characters allowed.`, { error: true });
+    showComposerError(`The message is longer than the ${limit} characters allowed.`);
     return;
   }
+  showComposerError('');
   client.sendText(activeChatId, text);
   composer.value = '';
   drafts.set(activeChatId, '');
   composer.focus();
 }
 
-function showUploadStatus(text: string, { error = false, cancellable = false } = {}) {
-  const status = byId('upload-status');
+function showComposerError(text: string) {
+  const status = byId('composer-error');
   status.hidden = text === '';
-  status.classList.toggle('error', error);
-  byId('upload-text').textContent = text;
-  byId('upload-cancel').hidden = !cancellable;
+  status.textContent = text;
 }
 
+function fileInfoOf(file: File) {
+  return { name: file.name, size: file.size, contentType: file.type || 'application/octet-stream' };
+}
+
+/**
+ * A file becomes a message in the conversation at once ("Uploading… N %", Cancel); a
+ * refusal, before the upload (the limits from `hello`) or from the server (storage
+ * quota, not a member) or the file store, marks that message "Not sent" with the reason.
+ * Cancelled or refused, nothing is sent: the message is only sent once the bytes are stored.
+ * A presigned upload cut off half-way leaves no object (S3 stores a PUT whole or not at all).
+ */
 async function uploadFile(file: File) {
   const chatId = activeChatId;
   if (!chatId) return;
+  const info = fileInfoOf(file);
+  const clientMsgId = client.startUpload(chatId, info);
   const refusal = fileRefusal(file, client.limits);
-  if (refusal) {
-    showUploadStatus(refusal, { error: true });
-    return;
-  }
-  showUploadStatus(`Uploading ${file.name}…`, { cancellable: true });
+  if (refusal) return failUpload(clientMsgId, file.name, { code: 'refused', message: refusal });
   try {
-    const { fileKey, upload } = await api.requestUpload(chatId, {
-      name: file.name,
-      type: file.type || 'application/octet-stream',
-      size: file.size,
-    });
-    currentUpload = uploadBytes(upload, file, (fraction) =>
-      showUploadStatus(`Uploading ${file.name}… ${Math.round(fraction * 100)} %`, { cancellable: true }),
-    );
-    await currentUpload.done;
-    client.sendFile(chatId, fileKey, { name: file.name, size: file.size, contentType: file.type || 'application/octet-stream' });
-    showUploadStatus('');
+    const { fileKey, upload } = await api.requestUpload(chatId, { name: info.name, type: info.contentType, size: info.size });
+    // Cancelled while the upload was being granted.
+    if (client.outbox.get(clientMsgId)?.status !== 'uploading') return undefined;
+    const handle = uploadBytes(upload, file, (fraction) => showUploadProgress(clientMsgId, fraction));
+    uploads.set(clientMsgId, handle);
+    await handle.done;
+    client.uploadFinished(clientMsgId, fileKey);
   } catch (err) {
-    showUploadStatus(
-      err instanceof ApiError && err.code === 'cancelled'
-        ? `${file.name}: upload cancelled.`
-        : `${file.name} was not sent: ${describeApiError(err)}`,
-      { error: !(err instanceof ApiError && err.code === 'cancelled') },
+    if (err instanceof ApiError && err.code === 'cancelled') return undefined;
+    failUpload(
+      clientMsgId,
+      file.name,
+      err instanceof ApiError
+        ? { code: err.code, message: err.message, details: err.details }
+        : { code: 'error', message: describeApiError(err) },
     );
   } finally {
-    currentUpload = null;
+    uploads.delete(clientMsgId);
   }
+  return undefined;
+}
+
+function failUpload(
+  clientMsgId: string,
+  name: string,
+  error: { code: string; message: string; details?: Record<string, unknown> | undefined },
+) {
+  client.uploadFailed(clientMsgId, error);
+  announce(`${name} was not sent: ${describeSendError(error)}`);
+}
+
+/** Stops the upload and removes its message: nothing was sent, and the file store keeps nothing. */
+function cancelUpload(clientMsgId: string) {
+  uploads.get(clientMsgId)?.cancel();
+  client.discard(clientMsgId);
+  composer.focus();
 }
 
 // ---------- wiring ----------
@@ -579,6 +653,13 @@ function wirePage() {
   byId('leave-chat').addEventListener('click', () => void leaveChat());
   byId('sign-out').addEventListener('click', () => void signOut());
   byId('notice-close').addEventListener('click', () => (byId('notice').hidden = true));
+  const viewer = byId<HTMLDialogElement>('image-viewer');
+  byId('image-viewer-close').addEventListener('click', () => viewer.close());
+  // A click on the backdrop (the dialog itself, outside its content) closes it too.
+  viewer.addEventListener('click', (event) => {
+    if (event.target === viewer) viewer.close();
+  });
+  viewer.addEventListener('close', () => byId<HTMLImageElement>('image-viewer-image').removeAttribute('src'));
   byId('back').addEventListener('click', () => {
     const chatId = activeChatId;
     selectChat(null);
@@ -625,7 +706,6 @@ function wirePage() {
     fileInput.value = '';
     if (file) void uploadFile(file);
   });
-  byId('upload-cancel').addEventListener('click', () => currentUpload?.cancel());
 
   window.addEventListener('hashchange', () => openChat(chatIdFromHash()));
   window.addEventListener('popstate', () => openChat(chatIdFromHash()));

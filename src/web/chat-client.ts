@@ -41,7 +41,11 @@ export const defaultSettings = Object.freeze({
   pingIntervalMs: 20_000,
   /** A ping unanswered this long means the link is dead, whatever the socket says. */
   pongTimeoutMs: 10_000,
-  reconnectBaseMs: 500,
+  /**
+   * The first retry is drawn from [0, this): when a load balancer or a draining instance
+   * cuts every page at once, they come back spread over this window, not in one burst.
+   */
+  reconnectBaseMs: 1000,
   reconnectMaxMs: 10_000,
   /**
    * At most one `typing` per this long. The server drops typing frames closer than
@@ -92,7 +96,7 @@ export interface ChatState {
   readTimer: TimerId | null;
 }
 
-export type MessageStatus = 'delivered' | 'pending' | 'sent' | 'failed';
+export type MessageStatus = 'delivered' | 'uploading' | 'pending' | 'sent' | 'failed';
 
 export interface DisplayMessage {
   /** Stable across pending -> sent -> delivered, so the page updates one element in place. */
@@ -108,6 +112,10 @@ export interface DisplayMessage {
   createdAt: number;
   status: MessageStatus;
   error: ErrorInfo | null;
+  /** While uploading: the fraction of the file sent so far. */
+  progress?: number | null | undefined;
+  /** A failed message Retry can send again (a file that never reached the store cannot be). */
+  retryable?: boolean | undefined;
 }
 
 export interface ClientEvents {
@@ -127,12 +135,21 @@ export interface ClientEvents {
 
 type Listener<K extends keyof ClientEvents> = (...args: ClientEvents[K]) => void;
 
-/** Full jitter on the upper half: delays spread out, yet grow with each failure up to the cap. */
+/**
+ * How long to wait before reconnect attempt `attempt` (0 for the first after a close).
+ *
+ * The first retry uses full jitter over [0, base): a cut that drops a whole fleet of pages
+ * at once (a load balancer, an instance going away) is the common reason for a close, and
+ * the pages must not all return in the same instant. Later retries take the upper half of
+ * `min(max, base × 2^attempt)`, so a page that keeps failing waits longer each time, while
+ * its neighbours stay spread out. The windows follow each other: [0, 1), [1, 2], [2, 4] s…
+ */
 export function reconnectDelay(
   attempt: number,
   { reconnectBaseMs, reconnectMaxMs }: Pick<Settings, 'reconnectBaseMs' | 'reconnectMaxMs'>,
   random: () => number = Math.random,
 ): number {
+  if (attempt <= 0) return Math.floor(random() * Math.min(reconnectBaseMs, reconnectMaxMs));
   const ceiling = Math.min(reconnectMaxMs, reconnectBaseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
@@ -492,10 +509,20 @@ export class ChatClient {
       chat = this.addChat(placeholderSummary(message.chatId));
       this.emit('unknown-chat', message.chatId);
     }
-    if (!chat.timeline.add(message)) return;
+    if (!chat.timeline.add(message)) {
+      if (this.completesOwnFile(chat, message)) this.afterTimelineChange(chat);
+      return;
+    }
     this.noteActivity(chat, message);
     this.stopTyping(chat, message.senderId);
     this.afterTimelineChange(chat);
+  }
+
+  /** Our own file message, held as built from its ack (no key yet), takes the server's copy. */
+  private completesOwnFile(chat: ChatState, message: Message): boolean {
+    const held = chat.timeline.bySeq.get(message.seq);
+    if (!held?.file || held.file.key || !message.file?.key) return false;
+    return chat.timeline.replace(message);
   }
 
   private onAck(frame: ServerFrame & { type: 'ack' }): void {
@@ -516,7 +543,9 @@ export class ChatClient {
       ...(entry.fileKey
         ? {
             file: {
-              key: entry.fileKey,
+              // Not entry.fileKey: the server moved the object out of pending/, and only its
+              // `message` (or the next sync) says where; until then the page shows no preview.
+              key: '',
               name: entry.file?.name ?? 'file',
               size: entry.file?.size ?? 0,
               contentType: entry.file?.contentType ?? '',
@@ -534,6 +563,7 @@ export class ChatClient {
     if (!chat) return;
     for (const message of frame.messages ?? []) {
       if (chat.timeline.add(message)) this.noteActivity(chat, message);
+      else this.completesOwnFile(chat, message);
     }
     if (typeof frame.lastSeq === 'number') {
       chat.timeline.acceptThrough(frame.lastSeq);
@@ -855,6 +885,34 @@ export class ChatClient {
     return this.send(chatId, { fileKey, file });
   }
 
+  /**
+   * A file the page is about to upload: shown at once as "uploading", sent as a message
+   * by `uploadFinished`, or marked failed by `uploadFailed`. Returns its clientMsgId.
+   */
+  startUpload(chatId: string, file: Omit<FileInfo, 'key'>): string {
+    const entry = this.outbox.addUpload(chatId, file);
+    this.emit('messages', chatId, { older: false });
+    return entry.clientMsgId;
+  }
+
+  /** Records progress without a render: the page moves its progress bar itself, many times a second. */
+  uploadProgress(clientMsgId: string, fraction: number): void {
+    this.outbox.uploadProgress(clientMsgId, fraction);
+  }
+
+  uploadFinished(clientMsgId: string, fileKey: string): void {
+    const entry = this.outbox.uploaded(clientMsgId, fileKey);
+    if (!entry) return;
+    if (this.ready) this.sendFrame(this.outbox.frameFor(entry));
+    this.emit('messages', entry.chatId, { older: false });
+  }
+
+  /** A refusal before or during the upload (type, size, storage quota, not a member, network). */
+  uploadFailed(clientMsgId: string, error: ErrorInfo): void {
+    const entry = this.outbox.fail(clientMsgId, error);
+    if (entry) this.emit('messages', entry.chatId, { older: false });
+  }
+
   /** Sends a failed message again with its own clientMsgId: the server stores it at most once. */
   retry(clientMsgId: string): void {
     const entry = this.outbox.retry(clientMsgId);
@@ -942,12 +1000,15 @@ export class ChatClient {
         senderId: myId,
         senderName: this.me?.username ?? 'me',
         mine: true,
-        kind: entry.fileKey ? 'file' : 'text',
+        kind: entry.file ? 'file' : 'text',
         text: entry.text,
-        file: entry.fileKey ? { key: entry.fileKey, ...entry.file } : undefined,
+        // No key: an unconfirmed file is still under pending/, where nobody may download it.
+        file: entry.file ? { ...entry.file } : undefined,
         createdAt: entry.createdAt ?? entry.writtenAt,
         status: entry.status,
         error: entry.error,
+        progress: entry.progress,
+        retryable: this.outbox.canRetry(entry),
       });
     }
     return items;

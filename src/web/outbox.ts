@@ -7,6 +7,12 @@
  * the original seq, so a lost ack never makes a duplicate. An `error` for it makes
  * it `failed` (kept, with the reason, until the user retries or discards it).
  * After the ack it stays `sent` until the chat's timeline shows its seq.
+ *
+ * A file starts as `uploading` (with its progress) before it has a fileKey: it shows
+ * in the conversation at once, so a refusal (type, size, storage quota, not a member)
+ * or a cancel lands on the message it concerns. Nothing is sent for it until the
+ * upload finishes and it becomes `pending`; a failed upload has nothing to send
+ * again, so it can only be discarded (and the file attached anew).
  */
 
 import type { ClientFrame, ErrorInfo, FileInfo } from './wire.js';
@@ -17,7 +23,9 @@ export interface OutboxEntry {
   text?: string | undefined;
   fileKey?: string | undefined;
   file?: Omit<FileInfo, 'key'> | undefined;
-  status: 'pending' | 'sent' | 'failed';
+  status: 'uploading' | 'pending' | 'sent' | 'failed';
+  /** While uploading: the fraction of the bytes the file store has received. */
+  progress: number | null;
   seq: number | null;
   createdAt: number | null;
   error: ErrorInfo | null;
@@ -57,6 +65,7 @@ export class Outbox {
       fileKey: content.fileKey,
       file: content.file,
       status: 'pending',
+      progress: null,
       seq: null,
       createdAt: null,
       error: null,
@@ -64,6 +73,36 @@ export class Outbox {
     };
     this.entries.set(entry.clientMsgId, entry);
     return entry;
+  }
+
+  /** A file on its way to the file store: shown, not sent, until `uploaded`. */
+  addUpload(chatId: string, file: Omit<FileInfo, 'key'>): OutboxEntry {
+    const entry = this.add(chatId, { file });
+    entry.status = 'uploading';
+    entry.progress = 0;
+    return entry;
+  }
+
+  uploadProgress(clientMsgId: string, fraction: number): OutboxEntry | undefined {
+    const entry = this.entries.get(clientMsgId);
+    if (!entry || entry.status !== 'uploading') return undefined;
+    entry.progress = Math.min(1, Math.max(0, fraction));
+    return entry;
+  }
+
+  /** The bytes are stored under `fileKey`: the message can be sent. */
+  uploaded(clientMsgId: string, fileKey: string): OutboxEntry | undefined {
+    const entry = this.entries.get(clientMsgId);
+    if (!entry || entry.status !== 'uploading') return undefined;
+    entry.status = 'pending';
+    entry.fileKey = fileKey;
+    entry.progress = null;
+    return entry;
+  }
+
+  /** Whether Retry can send it again: a file that never reached the store cannot. */
+  canRetry(entry: OutboxEntry): boolean {
+    return entry.status === 'failed' && (entry.text !== undefined || entry.fileKey !== undefined);
   }
 
   get(clientMsgId: string): OutboxEntry | undefined {
@@ -107,13 +146,14 @@ export class Outbox {
     if (!entry || entry.status === 'sent') return undefined;
     entry.status = 'failed';
     entry.error = error;
+    entry.progress = null;
     return entry;
   }
 
   /** Back to pending, same clientMsgId: a retry the server can recognise. */
   retry(clientMsgId: string): OutboxEntry | undefined {
     const entry = this.entries.get(clientMsgId);
-    if (!entry || entry.status !== 'failed') return undefined;
+    if (!entry || !this.canRetry(entry)) return undefined;
     entry.status = 'pending';
     entry.error = null;
     return entry;

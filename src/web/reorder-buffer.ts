@@ -47,6 +47,16 @@ export class ChatTimeline {
     return true;
   }
 
+  /**
+   * Puts the server's copy of a held message in its place (the copy built from our own
+   * ack lacks what only the server knows, such as a stored file's key). False when not held.
+   */
+  replace(message: Message): boolean {
+    if (!this.bySeq.has(message.seq)) return false;
+    this.bySeq.set(message.seq, message);
+    return true;
+  }
+
   /** The newest page of history: it becomes the base the chat is complete from. */
   setBase(messages: readonly Message[], hasMore: boolean): void {
     for (const message of messages) if (!this.bySeq.has(message.seq)) this.bySeq.set(message.seq, message);

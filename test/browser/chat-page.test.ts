@@ -85,9 +85,12 @@ t.test(
     await alicePage
       .locator('#file-input')
       .setInputFiles({ name: 'tool.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') });
-    await alicePage.locator('#upload-status.error', { hasText: 'tool.exe was not sent' }).waitFor();
+    await aliceLog
+      .locator('.message.status-failed', { hasText: 'tool.exe' })
+      .getByText('Not sent: Files of type application/x-msdownload are not accepted.')
+      .waitFor();
 
-    // 9. alice reloads: the conversation comes back from history, and bob shows online.
+    // 9. alice reloads: the conversation comes back from history (the refused file was never sent), and bob shows online.
     await alicePage.reload();
     await alicePage.getByText('Connected', { exact: true }).waitFor();
     await aliceLog.getByText('Hello bob, lunch at noon?').waitFor();

@@ -118,15 +118,16 @@ export interface TestInstance {
 /**
  * Builds an app against the stack and listens on a real port. `env` overrides
  * variables (e.g. `{ REDIS_URL: '' }` for the in-process bus); `pageDir` serves a
- * page the test built (test/helpers/browser.ts). Closed on teardown.
+ * page the test built (test/helpers/browser.ts); `port` starts it again where a
+ * closed instance listened (same address, so pages and cookies find it). Closed on teardown.
  */
 export async function startInstance(
   t: Teardown,
   stack: TestStack,
   env: Record<string, string> = {},
-  options: { pageDir?: string } = {},
+  options: { pageDir?: string; port?: number } = {},
 ): Promise<TestInstance> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const draft = parseConfig({ ...stack.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env });
   const config = freezeConfig(draft);
   const services = await compose(config);

@@ -328,6 +328,55 @@ t.test('an error frame for a send marks it failed with the reason; retry keeps t
   t.equal(socket().framesOf('send')[1]!.clientMsgId, entry.clientMsgId);
 });
 
+t.test(
+  'an attached file shows at once as uploading and is sent only when stored; a refused one says why and cannot be retried',
+  async (t) => {
+    const { client, socket, connect, openWithHistory } = setup();
+    client.start();
+    connect();
+    openWithHistory([]);
+    const picture = client.startUpload('c1', { name: 'dot.png', size: 68, contentType: 'image/png' });
+    client.uploadProgress(picture, 0.5);
+    t.match(client.messagesFor('c1'), [{ kind: 'file', status: 'uploading', progress: 0.5, file: { name: 'dot.png' } }]);
+    t.same(socket().framesOf('send'), [], 'nothing is sent while the bytes travel');
+    client.uploadFinished(picture, 'files/c1/dot');
+    t.match(socket().framesOf('send'), [{ clientMsgId: picture, fileKey: 'files/c1/dot' }]);
+    t.match(client.messagesFor('c1'), [{ status: 'pending', file: { name: 'dot.png' } }]);
+    t.notOk(client.messagesFor('c1')[0]!.file?.key, 'no preview from pending/, where nobody may download');
+    socket().receive({ type: 'ack', chatId: 'c1', clientMsgId: picture, seq: 1, createdAt: 1001 });
+    t.match(
+      client.messagesFor('c1'),
+      [{ seq: 1, status: 'delivered', file: { key: '', name: 'dot.png' } }],
+      'acked: in place, still no key',
+    );
+    const stored = { key: 'files/c1/u/dot', name: 'dot.png', size: 68, contentType: 'image/png' };
+    socket().receive({
+      type: 'message',
+      message: { chatId: 'c1', seq: 1, senderId: alice.userId, clientMsgId: picture, kind: 'file', file: stored, createdAt: 1001 },
+    });
+    t.same(client.messagesFor('c1')[0]!.file, stored, "the server's copy brings the stored file's key");
+    t.equal(client.messagesFor('c1').length, 1, 'still one message');
+
+    const tool = client.startUpload('c1', { name: 'tool.exe', size: 2, contentType: 'application/x-msdownload' });
+    client.uploadFailed(tool, { code: 'refused', message: 'Files of type application/x-msdownload are not accepted.' });
+    const refused = client.messagesFor('c1').find((item) => item.clientMsgId === tool)!;
+    t.match(refused, { status: 'failed', retryable: false, file: { name: 'tool.exe' } });
+    t.equal(describeSendError(refused.error), 'Files of type application/x-msdownload are not accepted.');
+    client.retry(tool);
+    t.equal(socket().framesOf('send').length, 1, 'Retry sends nothing for a file that never reached the store');
+    client.discard(tool);
+    t.notOk(
+      client.messagesFor('c1').some((item) => item.clientMsgId === tool),
+      'Discard removes it',
+    );
+
+    const cancelled = client.startUpload('c1', { name: 'big.png', size: 1_000_000, contentType: 'image/png' });
+    client.discard(cancelled);
+    client.uploadFinished(cancelled, 'files/c1/big');
+    t.equal(socket().framesOf('send').length, 1, 'an upload cancelled before it ended is never sent');
+  },
+);
+
 t.test('a terminal close code stops reconnecting', async (t) => {
   for (const code of [4501, 4500, 4999]) {
     const { client, clock, sockets, socket, connect } = setup();
@@ -352,13 +401,54 @@ t.test('reconnect-class close codes reconnect, with growing jittered delays unde
     clock.advance(defaultSettings.reconnectMaxMs);
     t.equal(sockets.length, before + 1, `reconnects after ${code}`);
   }
-  const delays = [0, 1, 2, 3, 4, 5, 10].map((attempt) => reconnectDelay(attempt, defaultSettings, () => 1));
-  t.same(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
-  t.equal(
-    reconnectDelay(3, defaultSettings, () => 0),
-    2000,
-    'jitter stays in the upper half',
+});
+
+t.test('the reconnect schedule: full jitter over the first interval, then growing windows under the cap', async (t) => {
+  const { reconnectBaseMs: base, reconnectMaxMs: cap } = defaultSettings;
+  t.same(
+    [0, 0.5, 0.999].map((r) => reconnectDelay(0, defaultSettings, () => r)),
+    [0, base / 2, Math.floor(0.999 * base)],
+    'the first retry may come at once or up to a whole interval later',
   );
+  const windows = [1, 2, 3, 4, 5, 10].map((attempt) => [
+    reconnectDelay(attempt, defaultSettings, () => 0),
+    reconnectDelay(attempt, defaultSettings, () => 1),
+  ]);
+  t.same(
+    windows,
+    [
+      [base, 2 * base],
+      [2 * base, 4 * base],
+      [4 * base, 8 * base],
+      [cap / 2, cap],
+      [cap / 2, cap],
+      [cap / 2, cap],
+    ],
+    'later retries take the upper half of a doubling ceiling, so a failing page backs off',
+  );
+});
+
+t.test('a fleet cut at once comes back spread over the first interval, not in one burst', async (t) => {
+  // A seeded generator (mulberry32), so the figure is the same on every run.
+  let seed = 42;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  const pages = 10_000;
+  const sliceMs = 100;
+  const perSlice = new Map<number, number>();
+  for (let i = 0; i < pages; i++) {
+    const slice = Math.floor(reconnectDelay(0, defaultSettings, random) / sliceMs);
+    perSlice.set(slice, (perSlice.get(slice) ?? 0) + 1);
+  }
+  const slices = defaultSettings.reconnectBaseMs / sliceMs;
+  const busiest = Math.max(...perSlice.values());
+  t.equal(perSlice.size, slices, `every ${sliceMs} ms slice of the first interval gets reconnects`);
+  t.ok(busiest < (pages / slices) * 1.1, 'no slice takes much more than its even share');
+  t.comment(`${pages} pages: busiest ${sliceMs} ms slice ${busiest} reconnects (even share ${pages / slices})`);
 });
 
 t.test('a ping left unanswered drops the link and reconnects', async (t) => {

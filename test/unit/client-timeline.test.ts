@@ -109,7 +109,7 @@ t.test('a file is checked against the limits the server announced, with the same
   t.equal(fileRefusal({ name: 'a.pdf', type: 'Application/PDF; x=y', size: 10 }, limits), null);
   t.match(
     fileRefusal({ name: 'tool.exe', type: 'application/x-msdownload', size: 10 }, limits),
-    /tool\.exe was not sent: .*application\/x-msdownload/,
+    /^Files of type application\/x-msdownload are not accepted\.$/,
   );
   t.match(fileRefusal({ name: 'big.png', type: 'image/png', size: 2 * 1024 * 1024 }, limits), /2 MB, more than the 1 MB allowed/);
   t.match(fileRefusal({ name: 'empty.png', type: 'image/png', size: 0 }, limits), /empty/);
