@@ -31,6 +31,10 @@ export interface ReconnectingClient {
   closes: number[];
   /** For each reconnect: ms from the close to the next `hello`. */
   reconnectMs: number[];
+  /** For each reconnect: how many connection attempts it took. */
+  reconnectAttempts: number[];
+  /** Why each attempt that never got its `hello` failed: the socket error, or its close code and reason. */
+  failedAttempts: string[];
   /** Resolves at the first `hello`. */
   ready: Promise<void>;
   /** True when a socket is open and has had its `hello`. */
@@ -58,6 +62,8 @@ export function connectReconnecting(who: Person, route: () => string, options: R
   const received: Received[] = [];
   const closes: number[] = [];
   const reconnectMs: number[] = [];
+  const reconnectAttempts: number[] = [];
+  const failedAttempts: string[] = [];
   let socket: WebSocket | undefined;
   let ready = false;
   let stopped = false;
@@ -77,8 +83,11 @@ export function connectReconnecting(who: Person, route: () => string, options: R
       const frame = JSON.parse(textOf(data)) as { type: string } & Record<string, unknown>;
       if (frame.type === 'hello') {
         ready = true;
+        if (lostAt !== undefined) {
+          reconnectMs.push(performance.now() - lostAt);
+          reconnectAttempts.push(attempt);
+        }
         attempt = 0;
-        if (lostAt !== undefined) reconnectMs.push(performance.now() - lostAt);
         lostAt = undefined;
         markFirstReady();
         for (const listener of readyListeners) listener();
@@ -88,13 +97,16 @@ export function connectReconnecting(who: Person, route: () => string, options: R
       }
       for (const listener of frameListeners) listener(frame);
     });
+    let failure: string | undefined;
     // Every error is followed by a close, which does the work.
-    s.on('error', () => {});
-    s.on('close', (code) => {
+    s.on('error', (err) => (failure = err.message));
+    s.on('close', (code, reason) => {
       if (socket !== s || stopped) return;
       if (ready) {
         closes.push(code);
         lostAt = performance.now();
+      } else {
+        failedAttempts.push(failure ?? `closed ${code} ${reason.toString()}`.trim());
       }
       ready = false;
       const wait = delay(attempt++);
@@ -108,6 +120,8 @@ export function connectReconnecting(who: Person, route: () => string, options: R
     received,
     closes,
     reconnectMs,
+    reconnectAttempts,
+    failedAttempts,
     ready: firstReady,
     isReady: () => ready && socket?.readyState === WebSocket.OPEN,
     send(frame) {
@@ -129,6 +143,10 @@ export interface SteadySender {
   chatId: string;
   /** clientMsgId -> seq, from acks. */
   acked: Map<string, number>;
+  /** clientMsgId -> error code, for sends refused for good (anything but `unavailable`). */
+  refused: Map<string, string>;
+  /** Sends answered `unavailable` and sent again (same clientMsgId) after `retryAfterMs`. */
+  retriedAfterUnavailable(): number;
   /** How many sends were made (first attempts, not resends). */
   sent(): number;
   /** Resolves once every message is acked or `ackDeadlineMs` has passed after the last send. */
@@ -140,29 +158,49 @@ export interface SteadyOptions {
   intervalMs: number;
   /** How long to wait for the last acks after the last send (ms). */
   ackDeadlineMs?: number;
+  /** Wait before the first send (ms): spreads many senders over their interval. */
+  startDelayMs?: number;
 }
 
 /**
  * Sends `messages` messages into `chatId`, one every `intervalMs` (a send that finds
  * no ready socket waits in the unacknowledged set), and resends what is unacknowledged
- * on every `hello`, as the page's outbox does.
+ * on every `hello`, as the page's outbox does. A send answered `unavailable` (not
+ * stored, or its outcome unknown) is sent again with the same clientMsgId after the
+ * `retryAfterMs` it names, as a person pressing the page's retry would.
  */
 export function sendSteadily(client: ReconnectingClient, chatId: string, options: SteadyOptions): SteadySender {
   const acked = new Map<string, number>();
+  const refused = new Map<string, string>();
   const unacked = new Set<string>();
   let sent = 0;
+  let retried = 0;
   const sendOne = (clientMsgId: string) => client.send({ type: 'send', chatId, clientMsgId, text: `steady ${clientMsgId}` });
   client.onReady(() => {
     for (const id of unacked) sendOne(id);
   });
   client.onFrame((frame) => {
-    if (frame.type !== 'ack' || frame.chatId !== chatId) return;
-    const id = frame.clientMsgId as string;
-    unacked.delete(id);
-    acked.set(id, frame.seq as number);
+    if (frame.type === 'ack' && frame.chatId === chatId) {
+      const id = frame.clientMsgId as string;
+      unacked.delete(id);
+      acked.set(id, frame.seq as number);
+      return;
+    }
+    const details = (frame.details ?? {}) as { chatId?: string; clientMsgId?: string; retryAfterMs?: number };
+    if (frame.type !== 'error' || frame.frame !== 'send' || details.chatId !== chatId || !details.clientMsgId) return;
+    const id = details.clientMsgId;
+    if (!unacked.has(id)) return;
+    if (frame.code === 'unavailable') {
+      retried++;
+      setTimeout(() => unacked.has(id) && sendOne(id), details.retryAfterMs ?? 1000);
+    } else {
+      unacked.delete(id);
+      refused.set(id, frame.code as string);
+    }
   });
   const done = (async () => {
     await client.ready;
+    if (options.startDelayMs) await sleep(options.startDelayMs);
     for (let i = 0; i < options.messages; i++) {
       const id = `${client.who.username}-${i}`;
       unacked.add(id);
@@ -171,15 +209,17 @@ export function sendSteadily(client: ReconnectingClient, chatId: string, options
       await sleep(options.intervalMs);
     }
     const deadline = Date.now() + (options.ackDeadlineMs ?? 30_000);
-    while (acked.size < options.messages && Date.now() < deadline) await sleep(50);
+    while (acked.size + refused.size < options.messages && Date.now() < deadline) await sleep(50);
   })();
-  return { client, chatId, acked, sent: () => sent, done };
+  return { client, chatId, acked, refused, retriedAfterUnavailable: () => retried, sent: () => sent, done };
 }
 
 export interface DeliveryCheck {
   chatId: string;
   sent: number;
   acked: number;
+  /** Sends answered `unavailable` and sent again. */
+  retried: number;
   stored: number;
   /** Acked but not stored, or stored but absent from what the receiver has after its sync. */
   lost: number;
@@ -231,8 +271,9 @@ export async function checkDelivery(
   const storedSet = new Set(storedIds);
   const ackedNotStored = [...sender.acked.keys()].filter((id) => !storedSet.has(id));
   if (ackedNotStored.length > 0) problems.push(`${name}: acked but not stored: ${ackedNotStored.join(', ')}`);
-  const notAcked = sender.sent() - sender.acked.size;
-  if (notAcked > 0) problems.push(`${name}: ${notAcked} of ${sender.sent()} sends never acked`);
+  for (const [id, code] of sender.refused) problems.push(`${name}: ${id} refused with ${code}`);
+  const unanswered = sender.sent() - sender.acked.size - sender.refused.size;
+  if (unanswered > 0) problems.push(`${name}: ${unanswered} of ${sender.sent()} sends never acked`);
 
   const live = receiver.received.filter((m) => m.chatId === sender.chatId).map((m) => m.seq);
   const doubledLive = live.length - new Set(live).size;
@@ -257,6 +298,7 @@ export async function checkDelivery(
     chatId: sender.chatId,
     sent: sender.sent(),
     acked: sender.acked.size,
+    retried: sender.retriedAfterUnavailable(),
     stored: stored.length,
     lost: ackedNotStored.length + lostForReceiver,
     doubled: doubledInStore + doubledLive,
