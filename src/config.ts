@@ -135,7 +135,7 @@ export const variables = {
   ),
   COMMIT_DEADLINE_MS: variable(
     Positive(8000),
-    'How long a message commit retries DynamoDB failures before its sends get `unavailable` (ms).',
+    'How long a message commit may take, retries and a request left unanswered included, before its sends get `unavailable` (ms).',
   ),
   CHAT_ROW_INTERVAL_MS: variable(
     Positive(1000),

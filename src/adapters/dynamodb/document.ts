@@ -165,8 +165,11 @@ export function documentsOver(client: DynamoDBClient) {
       return found;
     },
 
-    async transactWrite(items: readonly TransactItem[], clientRequestToken?: string): Promise<void> {
-      await client.send(new TransactWriteItemsCommand({ TransactItems: items.map(transactItem), ClientRequestToken: clientRequestToken }));
+    /** `signal` abandons the request (and the SDK's retries of it) when it fires. */
+    async transactWrite(items: readonly TransactItem[], clientRequestToken?: string, signal?: AbortSignal): Promise<void> {
+      await client.send(new TransactWriteItemsCommand({ TransactItems: items.map(transactItem), ClientRequestToken: clientRequestToken }), {
+        abortSignal: signal,
+      });
     },
   };
   const batched = createBatchedReads(documents);

@@ -148,11 +148,13 @@ export function createMessageLog(db: Documents, tables: Pick<TableNames, 'messag
         roles.push({ kind: 'charge', userId: charge.userId });
       }
       try {
-        await db.transactWrite(items, commit.token);
+        await db.transactWrite(items, commit.token, commit.signal);
         return { status: 'committed' };
       } catch (err) {
         if (err instanceof TransactionCanceledException) return refusalOf(err, roles);
-        if (isTransient(err)) throw new RetryableStoreError('the message commit did not reach DynamoDB', { cause: err });
+        // Abandoned at the deadline: it may or may not have landed, as with a lost answer.
+        if (isTransient(err) || commit.signal?.aborted)
+          throw new RetryableStoreError('the message commit did not reach DynamoDB', { cause: err });
         throw err;
       }
     },

@@ -397,6 +397,10 @@ export function createMessageWriter(deps: MessageWriterDeps) {
             charges: chargesOf(remaining, day),
             limits: { free: deps.limits.free.messagesPerDay, premium: deps.limits.premium.messagesPerDay },
             token,
+            // The deadline bounds the request in flight too: a store that accepts connections
+            // and never answers (a vanished host) would otherwise hold these sends until the
+            // client's own request timeout, however short the deadline.
+            signal: AbortSignal.timeout(Math.max(1, deadline - clock())),
           });
         } catch (err) {
           for (const send of remaining) uncertain.add(send);

@@ -50,6 +50,12 @@ export interface Commit {
    * answer applies it at most once.
    */
   token: string;
+  /**
+   * Fires at the commit's deadline: a request still in flight then is abandoned (its
+   * outcome unknown, reported as a `RetryableStoreError`) instead of waiting on a
+   * connection that may never answer.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** What the store knew of a sender when their charge was refused. */
