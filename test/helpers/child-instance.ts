@@ -34,7 +34,8 @@ export async function startChildInstance(t: Teardown, stack: TestStack, env: Rec
   };
   t.teardown(() => kill('SIGKILL'));
 
-  const deadline = Date.now() + 30_000;
+  // A cold tsx start of the whole server takes seconds; on a loaded 2-core machine, tens of them.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`instance exited while starting:\n${output}`);
     try {
