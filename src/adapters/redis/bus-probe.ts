@@ -28,6 +28,8 @@ export interface BusProbeOptions {
 }
 
 export interface BusProbe {
+  /** Sends the first probe; call once the probe channel is subscribed. */
+  start(): void;
   /** A probe token came back on the probe channel. */
   received(token: string): void;
   /** Sends a fresh probe at once (after a recovery), so readiness need not wait a whole interval. */
@@ -42,7 +44,7 @@ interface InFlight {
   acknowledged: boolean;
 }
 
-export function startBusProbe(opts: BusProbeOptions): BusProbe {
+export function createBusProbe(opts: BusProbeOptions): BusProbe {
   const now = opts.now ?? Date.now;
   const log = opts.logger;
   let counter = 0;
@@ -50,6 +52,7 @@ export function startBusProbe(opts: BusProbeOptions): BusProbe {
   let stuckSince: number | undefined;
   let restores = 0;
   let timer: NodeJS.Timeout | undefined;
+  let started = false;
   let stopped = false;
 
   function send() {
@@ -93,10 +96,13 @@ export function startBusProbe(opts: BusProbeOptions): BusProbe {
     schedule();
   }
 
-  send();
-  schedule();
-
   return {
+    start() {
+      if (started || stopped) return;
+      started = true;
+      send();
+      schedule();
+    },
     received(token) {
       if (token !== inFlight?.token) return; // a late one from an earlier round
       inFlight = undefined;
@@ -107,7 +113,7 @@ export function startBusProbe(opts: BusProbeOptions): BusProbe {
       }
     },
     probeNow() {
-      if (stopped) return;
+      if (!started || stopped) return;
       send();
       schedule();
     },

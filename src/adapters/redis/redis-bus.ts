@@ -13,7 +13,7 @@ import { BusNotReadyError, type Bus, type BusChannel, type BusFrame } from '../.
 import type { Logger } from '../../domain/logger.js';
 import type { Metrics } from '../../domain/metrics.js';
 import { createDeliveryListeners } from '../bus-listeners.js';
-import { startBusProbe, type BusProbe } from './bus-probe.js';
+import { createBusProbe } from './bus-probe.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import { createShardedTransport } from './sharded-transport.js';
 import { createStandaloneTransport } from './standalone-transport.js';
@@ -72,7 +72,6 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   const pending = new Map<BusChannel, Promise<void>>();
   let closed = false;
   let recoveryRound = 0;
-  let probe: BusProbe | undefined;
   /** The next reconnect was asked for by the probe: a stuck subscriber, already counted, not a lost one. */
   let reopenedByProbe = false;
 
@@ -94,10 +93,21 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     return op;
   }
 
+  const probe = createBusProbe({
+    intervalMs: opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+    publish: (token) => transport.publish(probeChannel, token),
+    restore() {
+      reopenedByProbe = true;
+      transport.reopenSubscriber();
+    },
+    onStuck: () => opts.metrics?.busSubscriberLost('stuck'),
+    logger: log,
+  });
+
   transport.onMessage((name, raw) => {
     // The probe is meant to come back to its sender: it is answered before any echo dropping.
     if (name === probeChannel) {
-      probe?.received(raw);
+      probe.received(raw);
       return;
     }
     const channel = busChannel(name);
@@ -117,7 +127,10 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     const round = ++recoveryRound;
     if (!reopenedByProbe) {
       opts.metrics?.busSubscriberLost('closed');
-      log.warn({ channels: wanted.size }, 'bus subscriber connection was lost: frames published until it re-subscribed are missed; sockets will resync');
+      log.warn(
+        { channels: wanted.size },
+        'bus subscriber connection was lost: frames published until it re-subscribed are missed; sockets will resync',
+      );
     }
     reopenedByProbe = false;
     const channels = [probeChannel, ...[...wanted].map(redisChannel)];
@@ -130,7 +143,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
         // A later reconnect started its own round, which will announce itself.
         if (round !== recoveryRound || closed) return;
         log.info({ channels: channels.length - 1 }, 'bus reconnected to Redis and re-subscribed');
-        probe?.probeNow();
+        probe.probeNow();
         listeners.recovered();
       },
       (err: unknown) => {
@@ -146,16 +159,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     await transport.close();
     throw new Error(`cannot subscribe the bus's probe channel: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  probe = startBusProbe({
-    intervalMs: opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
-    publish: (token) => transport.publish(probeChannel, token),
-    restore() {
-      reopenedByProbe = true;
-      transport.reopenSubscriber();
-    },
-    onStuck: () => opts.metrics?.busSubscriberLost('stuck'),
-    logger: log,
-  });
+  probe.start();
 
   const assertOpen = () => {
     if (closed) throw new Error('bus is closed');
@@ -196,7 +200,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
 
     async ping() {
       assertOpen();
-      const stuck = probe?.stuckReason();
+      const stuck = probe.stuckReason();
       if (stuck) throw new BusNotReadyError('bus_subscription_stuck', stuck);
       if (!transport.isReady()) throw new Error('bus is not connected to Redis');
       let timer: NodeJS.Timeout | undefined;
@@ -215,7 +219,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     async close() {
       if (closed) return;
       closed = true;
-      probe?.stop();
+      probe.stop();
       wanted.clear();
       listeners.clear();
       await transport.close();
