@@ -90,7 +90,7 @@ export const variables = {
   ),
   BUS_PROBE_INTERVAL_MS: variable(
     Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
-    'Every this many ms each instance publishes a probe to itself through Redis; one not back within it marks the bus subscription stuck: `/readyz` fails with `bus_subscription_stuck` and the subscriber connection is re-opened.',
+    'With `REDIS_URL`: every this many ms each instance publishes a probe to itself through Redis; one not back within it marks the bus subscription stuck: `/readyz` fails with `bus_subscription_stuck` and the subscriber connection is re-opened.',
   ),
 
   SESSION_SECRET: variable(
