@@ -72,7 +72,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   const pending = new Map<BusChannel, Promise<void>>();
   let closed = false;
   let recoveryRound = 0;
-  /** The next reconnect was asked for by the probe: a stuck subscriber, already counted, not a lost one. */
+  /** The reconnect under way was asked for by the probe: a stuck subscriber, already counted, not a lost one. */
   let reopenedByProbe = false;
 
   function track(channel: BusChannel, command: Promise<unknown>, onFailure: (err: unknown) => void): Promise<void> {
@@ -132,7 +132,6 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
         'bus subscriber connection was lost: frames published until it re-subscribed are missed; sockets will resync',
       );
     }
-    reopenedByProbe = false;
     const channels = [probeChannel, ...[...wanted].map(redisChannel)];
     const batches: Promise<unknown>[] = [];
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
@@ -142,6 +141,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
       () => {
         // A later reconnect started its own round, which will announce itself.
         if (round !== recoveryRound || closed) return;
+        // Cleared only now: a cluster client reports `subscribersReady` once per shard it replaced.
+        reopenedByProbe = false;
         log.info({ channels: channels.length - 1 }, 'bus reconnected to Redis and re-subscribed');
         probe.probeNow();
         listeners.recovered();
