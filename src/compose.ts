@@ -127,6 +127,7 @@ async function createFanout(
   config: Config,
   nodeId: string,
   logger: PinoLogger,
+  metrics: PrometheusMetrics,
 ): Promise<{ bus: Bus<FanoutFrame>; presence: PresenceStore }> {
   const { redis, realtime } = config;
   if (!redis.url) {
@@ -143,6 +144,8 @@ async function createFanout(
     nodeId,
     logger: logger.child({ module: 'bus' }),
     sharded: redis.cluster,
+    probeIntervalMs: redis.busProbeIntervalMs,
+    metrics,
   });
   const presence = createRedisPresence({
     redis: redis.url,
@@ -204,7 +207,7 @@ export async function compose(config: Config, logger: PinoLogger = pino(loggerOp
   let fanout: Awaited<ReturnType<typeof createFanout>>;
   let seqs: Awaited<ReturnType<typeof createSequencer>>;
   try {
-    fanout = await createFanout(config, nodeId, logger);
+    fanout = await createFanout(config, nodeId, logger, metrics);
   } catch (err) {
     closeClients();
     throw err;

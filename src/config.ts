@@ -95,6 +95,10 @@ export const variables = {
     Type.String({ default: 'huddle:' }),
     'Prefix of every Redis key and channel (one per deployment or test run).',
   ),
+  BUS_PROBE_INTERVAL_MS: variable(
+    Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    'With `REDIS_URL`: every this many ms each instance publishes a probe to itself through Redis; one not back within it marks the bus subscription stuck: `/readyz` fails with `bus_subscription_stuck` and the subscriber connection is re-opened.',
+  ),
 
   SESSION_SECRET: variable(
     Optional(),
@@ -290,6 +294,7 @@ function shape(env: Env, problems: string[]) {
       /** A Redis Cluster: sharded pub/sub for the bus, cluster clients for everything else. */
       cluster: env.REDIS_CLUSTER,
       keyPrefix: env.REDIS_KEY_PREFIX,
+      busProbeIntervalMs: env.BUS_PROBE_INTERVAL_MS,
       credentials: {
         password: env.REDIS_AUTH_TOKEN,
         tls: env.REDIS_URL?.startsWith('rediss://') ?? false,

@@ -10,17 +10,9 @@ import { createRedisBus } from '../../src/adapters/redis/redis-bus.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import type { ServerFrame } from '../../src/transport/realtime/protocol.js';
 import { redisServerUnavailable, startRedisCluster, startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
+import { until } from '../helpers/until.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** Waits until `done()` holds; fails after 15 s (a guard against hanging, not a timing check). */
-async function until(done: () => boolean | Promise<boolean>, what: string) {
-  const deadline = Date.now() + 15_000;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 interface Instance {
   bus: Bus<ServerFrame>;

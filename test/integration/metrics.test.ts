@@ -8,14 +8,9 @@ import { startTestStack, startInstance, freePort } from '../helpers/test-stack.j
 import { openDirect, person } from '../helpers/people.js';
 import { connectReady } from '../helpers/ws-client.js';
 import { buildMetricsListener } from '../../src/transport/http/metrics-listener.js';
+import { seriesValue as valueOf } from '../helpers/metrics-text.js';
 
 const stack = await startTestStack(t);
-
-/** The value of one series (name plus its exact label set, as printed), or undefined. */
-function valueOf(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 t.test('GET /metrics on the metrics listener counts a message sent through a socket', async (t) => {
   const instance = await startInstance(t, stack);
@@ -51,6 +46,9 @@ t.test('GET /metrics on the metrics listener counts a message sent through a soc
     'huddle_send_delivery_seconds',
     'huddle_bus_subscriptions',
     'huddle_bus_reconnects_total',
+    'huddle_bus_subscriber_lost_total',
+    'huddle_frames_dropped_total',
+    'huddle_resyncs_sent_total',
     'huddle_storage_call_seconds',
     'huddle_storage_call_errors_total',
     'huddle_quota_refusals_total',

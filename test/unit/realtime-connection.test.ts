@@ -33,23 +33,27 @@ const log = pino({ level: 'silent' });
 const user = { userId: 'u1', username: 'alice', sessionHash: 'h', sessionExpiresAt: Date.now() + 3_600_000 };
 const limits = { softBytes: 1000, hardBytes: 5000 };
 
-t.test('past the soft limit typing and presence are dropped, messages are not', async (t) => {
+t.test('past the soft limit typing and presence are dropped (and counted), messages are not', async (t) => {
   const socket = new FakeSocket();
-  const connection = new ClientConnection(socket, user, log, limits);
+  const dropped: string[] = [];
+  const connection = new ClientConnection(socket, user, log, limits, undefined, (reason) => dropped.push(reason));
   socket.bufferedAmount = 2000;
   connection.send({ type: 'typing', chatId: 'c', userId: 'u2', username: 'bob' });
   connection.send({ type: 'presence', userId: 'u2', online: true });
   connection.sendJson('{"type":"message"}');
   t.same(socket.sent, ['{"type":"message"}']);
   t.notOk(socket.closedWith, 'still open');
+  t.same(dropped, ['slow_socket', 'slow_socket'], 'each skipped frame is counted');
 });
 
 t.test('past the hard limit the socket is closed with the reconnect-and-sync code', async (t) => {
   const socket = new FakeSocket();
-  const connection = new ClientConnection(socket, user, log, limits);
+  const dropped: string[] = [];
+  const connection = new ClientConnection(socket, user, log, limits, undefined, (reason) => dropped.push(reason));
   socket.bufferedAmount = 6000;
   connection.sendJson('{"type":"message"}');
   t.same(socket.sent, [], 'nothing more is queued');
+  t.same(dropped, ['slow_consumer_closed'], 'the frame that did not go out is counted');
   t.equal(socket.closedWith?.code, 4008);
   t.ok(Buffer.byteLength(socket.closedWith!.reason) <= 123, 'the reason fits a close frame');
 });

@@ -5,7 +5,7 @@
  * (`nodejs_eventloop_lag_p99_seconds`, `process_resident_memory_bytes`, ...).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CallService, Metrics } from '../../domain/metrics.js';
+import type { CallService, FrameDropReason, Metrics } from '../../domain/metrics.js';
 
 /** Seconds: a send's ack is milliseconds when healthy and seconds when DynamoDB struggles. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -72,6 +72,26 @@ export function createPrometheusMetrics(): PrometheusMetrics {
     help: 'Times the bus got Redis back after losing it.',
     registers,
   });
+  const subscriberLosses = new Counter({
+    name: 'huddle_bus_subscriber_lost_total',
+    help: 'Times the bus subscriber stopped delivering, by cause: closed (connection dropped) or stuck (found by the self-probe).',
+    labelNames: ['cause'] as const,
+    registers,
+  });
+  const framesDropped = new Counter({
+    name: 'huddle_frames_dropped_total',
+    help: 'Frames not written to a socket, by reason: slow_socket (ephemeral, skipped) or slow_consumer_closed (socket closed, client syncs).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  // Reasons are few and fixed; children are looked up once, as for frames (this runs on the fan-out path).
+  const dropCounters = new Map<FrameDropReason, ReturnType<typeof framesDropped.labels>>();
+  const resyncs = new Counter({
+    name: 'huddle_resyncs_sent_total',
+    help: 'Sockets told to resync (they fetch by sync what did not reach them live), by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const calls = new Histogram({
     name: 'huddle_storage_call_seconds',
     help: 'DynamoDB and S3 calls by service and operation, retries included.',
@@ -108,6 +128,13 @@ export function createPrometheusMetrics(): PrometheusMetrics {
     messageDelivered: (seconds) => sendDelivery.observe(Math.max(0, seconds)),
     messagesPersisted: (count) => persisted.inc(count),
     busReconnected: () => busReconnects.inc(),
+    busSubscriberLost: (cause) => subscriberLosses.inc({ cause }),
+    frameDropped(reason) {
+      let child = dropCounters.get(reason);
+      if (!child) dropCounters.set(reason, (child = framesDropped.labels({ reason })));
+      child.inc();
+    },
+    resyncsSent: (reason, sockets) => resyncs.inc({ reason }, sockets),
     storageCall(service: CallService, operation: string, seconds: number, error?: string) {
       calls.observe({ service, operation }, seconds);
       if (error) callErrors.inc({ service, operation, error });

@@ -9,9 +9,11 @@
  * that set itself, so it knows when every subscription is active again and can
  * tell its `onRecovered` listeners.
  */
-import type { Bus, BusChannel, BusFrame } from '../../domain/fanout/ports.js';
+import { BusNotReadyError, type Bus, type BusChannel, type BusFrame } from '../../domain/fanout/ports.js';
 import type { Logger } from '../../domain/logger.js';
+import type { Metrics } from '../../domain/metrics.js';
 import { createDeliveryListeners } from '../bus-listeners.js';
+import { createBusProbe } from './bus-probe.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import { createShardedTransport } from './sharded-transport.js';
 import { createStandaloneTransport } from './standalone-transport.js';
@@ -33,7 +35,17 @@ export interface RedisBusOptions {
    * @default false
    */
   sharded?: boolean;
+  /**
+   * How often the self-probe publishes on this instance's probe channel, and how long
+   * a probe may take to come back before the subscription counts as stuck (ms).
+   * @default 10000
+   */
+  probeIntervalMs?: number;
+  /** Where lost and stuck subscribers are counted. */
+  metrics?: Pick<Metrics, 'busSubscriberLost'>;
 }
+
+export const DEFAULT_PROBE_INTERVAL_MS = 10_000;
 
 /** How long `ping` waits for an answer: below the readiness probe's 2 s, so the probe reports "failed", not a timeout. */
 const PING_TIMEOUT_MS = 1500;
@@ -49,6 +61,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   const listeners = createDeliveryListeners<Frame>(log);
 
   const redisChannel = (channel: BusChannel) => `${opts.keyPrefix}${channel}`;
+  // Not a BusChannel: no caller can subscribe to it, and its messages are tokens, not envelopes.
+  const probeChannel = `${opts.keyPrefix}probe:${nodeId}`;
   const busChannel = (name: string): BusChannel | undefined =>
     name.startsWith(opts.keyPrefix) ? (name.slice(opts.keyPrefix.length) as BusChannel) : undefined;
 
@@ -58,6 +72,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   const pending = new Map<BusChannel, Promise<void>>();
   let closed = false;
   let recoveryRound = 0;
+  /** The reconnect under way was asked for by the probe: a stuck subscriber, already counted, not a lost one. */
+  let reopenedByProbe = false;
 
   function track(channel: BusChannel, command: Promise<unknown>, onFailure: (err: unknown) => void): Promise<void> {
     const op: Promise<void> = command.then(
@@ -77,7 +93,23 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     return op;
   }
 
+  const probe = createBusProbe({
+    intervalMs: opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+    publish: (token) => transport.publish(probeChannel, token),
+    restore() {
+      reopenedByProbe = true;
+      transport.reopenSubscriber();
+    },
+    onStuck: () => opts.metrics?.busSubscriberLost('stuck'),
+    logger: log,
+  });
+
   transport.onMessage((name, raw) => {
+    // The probe is meant to come back to its sender: it is answered before any echo dropping.
+    if (name === probeChannel) {
+      probe.received(raw);
+      return;
+    }
     const channel = busChannel(name);
     // A frame that arrives after `unsubscribe` was called is not wanted any more, even if Redis has not confirmed yet.
     if (!channel || !wanted.has(channel)) return;
@@ -93,7 +125,14 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
 
   transport.onResubscribeNeeded(() => {
     const round = ++recoveryRound;
-    const channels = [...wanted].map(redisChannel);
+    if (!reopenedByProbe) {
+      opts.metrics?.busSubscriberLost('closed');
+      log.warn(
+        { channels: wanted.size },
+        'bus subscriber connection was lost: frames published until it re-subscribed are missed; sockets will resync',
+      );
+    }
+    const channels = [probeChannel, ...[...wanted].map(redisChannel)];
     const batches: Promise<unknown>[] = [];
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
       batches.push(transport.subscribe(channels.slice(i, i + RESUBSCRIBE_BATCH)));
@@ -102,7 +141,10 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
       () => {
         // A later reconnect started its own round, which will announce itself.
         if (round !== recoveryRound || closed) return;
-        log.info({ channels: channels.length }, 'bus reconnected to Redis and re-subscribed');
+        // Cleared only now: a cluster client reports `subscribersReady` once per shard it replaced.
+        reopenedByProbe = false;
+        log.info({ channels: channels.length - 1 }, 'bus reconnected to Redis and re-subscribed');
+        probe.probeNow();
         listeners.recovered();
       },
       (err: unknown) => {
@@ -112,6 +154,13 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   });
 
   await transport.start();
+  try {
+    await transport.subscribe([probeChannel]);
+  } catch (err) {
+    await transport.close();
+    throw new Error(`cannot subscribe the bus's probe channel: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  probe.start();
 
   const assertOpen = () => {
     if (closed) throw new Error('bus is closed');
@@ -152,6 +201,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
 
     async ping() {
       assertOpen();
+      const stuck = probe.stuckReason();
+      if (stuck) throw new BusNotReadyError('bus_subscription_stuck', stuck);
       if (!transport.isReady()) throw new Error('bus is not connected to Redis');
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -169,6 +220,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     async close() {
       if (closed) return;
       closed = true;
+      probe.stop();
       wanted.clear();
       listeners.clear();
       await transport.close();

@@ -67,6 +67,10 @@ export function createShardedTransport(opts: {
         if (started) handler();
       });
     },
+    reopenSubscriber() {
+      // The whole cluster client reconnects: every shard's subscriber is replaced, then `subscribersReady`.
+      subscriber.disconnect(true);
+    },
     async start() {
       try {
         await Promise.all([publisher.connect(), subscriber.connect()]);

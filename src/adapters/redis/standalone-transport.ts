@@ -17,6 +17,11 @@ export interface PubSubTransport {
   onMessage(handler: (channel: string, message: string) => void): void;
   /** Called each time the subscribing side is connected again after a loss (never for the first connect). */
   onResubscribeNeeded(handler: () => void): void;
+  /**
+   * Drops the subscribing connection(s) and connects again, for a subscription that looks
+   * alive and delivers nothing; `onResubscribeNeeded` follows once it is back.
+   */
+  reopenSubscriber(): void;
   /** Resolves when both sides are connected; rejects, leaving nothing running, if Redis cannot be reached. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -56,6 +61,10 @@ export function createStandaloneTransport(opts: {
         if (connectedBefore) handler();
         connectedBefore = true;
       });
+    },
+    reopenSubscriber() {
+      // disconnect(true) ends the stream (destroying it if it does not close in 2 s) and reconnects with the usual backoff.
+      subscriber.disconnect(true);
     },
     async start() {
       // connect() rejects with a bare "Connection is closed"; the 'error' event before it says why.

@@ -22,6 +22,8 @@
  * - After the connection to Redis drops and comes back, the bus re-subscribes every
  *   channel it held and then calls the `onRecovered` listeners: frames published
  *   while it was away are gone, and whoever serves clients must tell them to sync.
+ *   A subscription that looks alive and delivers nothing counts as dropped: the
+ *   Redis bus finds it with a self-probe, re-opens it, and recovers the same way.
  * - The bus owns its connections: `close` quits them.
  */
 
@@ -57,7 +59,21 @@ export interface Bus<Frame extends BusFrame = BusFrame> {
   onDelivery(listener: BusListener<Frame>): void;
   /** Called after a reconnect once every subscription is active again. */
   onRecovered(listener: () => void): void;
-  /** Resolves when the bus can publish and subscribe (readiness probe). */
+  /**
+   * Resolves when the bus can publish and subscribe (readiness probe). Rejects with a
+   * `BusNotReadyError` when it knows why more precisely than "Redis did not answer".
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Why the bus is not ready, as a short code the readiness probe can show (`reason`), with the details in `message`. */
+export class BusNotReadyError extends Error {
+  constructor(
+    readonly reason: 'bus_subscription_stuck',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BusNotReadyError';
+  }
 }

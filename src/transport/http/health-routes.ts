@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { LevelWithSilent } from 'pino';
+import { BusNotReadyError } from '../../domain/fanout/ports.js';
 import type { ServingHealth } from './serving-health.js';
 
 const withTimeout = <T>(promise: Promise<T>, ms: number) =>
@@ -18,7 +19,8 @@ export interface HealthRoutesOptions {
 /**
  * `/healthz`, for the load balancer: 503 only when this instance should get no traffic
  * (draining, event loop stalled); it never asks a dependency. `/readyz`, for operators
- * and the deploy check: every dependency answers; 503 names what failed.
+ * and the deploy check: every dependency answers; 503 names what failed and, when the
+ * check knows it (a stuck bus subscription), why (`reasons`).
  */
 const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { serving, readiness }) => {
   // Probes come every few seconds: keep their request lines out of an info log, never louder than the app.
@@ -35,17 +37,21 @@ const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { serv
       Object.entries(readiness).map(async ([name, check]) => {
         try {
           await withTimeout(check(), CHECK_TIMEOUT_MS);
-          return [name, 'ok'] as const;
+          return [name, 'ok', undefined] as const;
         } catch (err) {
           request.log.warn({ err, dependency: name }, 'readiness check failed');
-          return [name, 'failed'] as const;
+          return [name, 'failed', err instanceof BusNotReadyError ? err.reason : undefined] as const;
         }
       }),
     );
     const failed = results.filter(([, status]) => status !== 'ok').map(([name]) => name);
-    return reply
-      .status(failed.length ? 503 : 200)
-      .send({ status: failed.length ? 'unavailable' : 'ready', failed, checks: Object.fromEntries(results) });
+    const reasons = Object.fromEntries(results.flatMap(([name, , reason]) => (reason ? [[name, reason]] : [])));
+    return reply.status(failed.length ? 503 : 200).send({
+      status: failed.length ? 'unavailable' : 'ready',
+      failed,
+      checks: Object.fromEntries(results.map(([name, status]) => [name, status])),
+      ...(Object.keys(reasons).length ? { reasons } : {}),
+    });
   });
 };
 

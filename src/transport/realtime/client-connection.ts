@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloseCode, closeReason, type CloseCodeName } from '../../shared/close-codes.js';
 import { EPHEMERAL_FRAME_TYPES } from '../../shared/frames.js';
+import type { FrameDropReason } from '../../domain/metrics.js';
 import { FloodGuard, type FloodVerdict } from './flood-guard.js';
 import type { ServerFrame } from './protocol.js';
 
@@ -53,6 +54,7 @@ export class ClientConnection {
     readonly log: FastifyBaseLogger,
     private readonly limits: SendLimits,
     private readonly frameSent: (type: string) => void = () => {},
+    private readonly frameDropped: (reason: FrameDropReason) => void = () => {},
   ) {}
 
   /**
@@ -64,11 +66,15 @@ export class ClientConnection {
     if (this.closed || this.socket.readyState !== OPEN) return;
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.limits.hardBytes) {
-      this.log.warn({ buffered }, 'closing a slow consumer');
+      this.log.warn({ buffered, frameType: type }, 'closing a slow consumer: this frame and what follows go to it by sync');
+      this.frameDropped('slow_consumer_closed');
       this.close('slowConsumer');
       return;
     }
-    if (ephemeral && buffered > this.limits.softBytes) return;
+    if (ephemeral && buffered > this.limits.softBytes) {
+      this.frameDropped('slow_socket');
+      return;
+    }
     this.socket.send(json);
     this.frameSent(type);
   }

@@ -38,7 +38,7 @@ export interface GatewayDeps {
   sessions: Pick<SessionService, 'validate'>;
   /** True once this instance drains: new sockets belong on another instance. */
   isDraining: () => boolean;
-  metrics: Pick<Metrics, 'frameReceived' | 'frameSent' | 'rateLimited' | 'quotaRefused'>;
+  metrics: Pick<Metrics, 'frameReceived' | 'frameSent' | 'frameDropped' | 'rateLimited' | 'quotaRefused'>;
 }
 
 export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
@@ -183,6 +183,7 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
         req.log.child({ userId: user.userId }),
         { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
         deps.metrics.frameSent,
+        deps.metrics.frameDropped,
       );
       connection.log.debug({ connId: connection.id }, 'socket open');
 

@@ -95,8 +95,10 @@ async function realtimePlugin(app: FastifyInstance, options: RealtimeOptions) {
   // Whatever the bus lost while Redis was away, clients get back through sync.
   bus.onRecovered(() => {
     metrics.busReconnected();
-    app.log.warn('bus reconnected: asking every socket to sync');
+    const sockets = hub.socketCount();
+    app.log.warn({ sockets }, 'bus reconnected: asking every socket to sync');
     hub.broadcast({ type: 'resync', reason: 'bus_reconnected' });
+    metrics.resyncsSent('bus_reconnected', sockets);
   });
 
   const pings = setInterval(() => {
