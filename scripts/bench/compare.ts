@@ -26,7 +26,7 @@ import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { numberOption, parseOptions } from '../load/cli.js';
 import { connectAll, disconnectAll, RunTally, type ServerFrame } from '../load/load-clients.js';
-import { prepareUsers, type LoadUser, type Room } from '../load/prepare-users.js';
+import { layoutUsers, prepareUsers, roomsOf, type LoadUser, type Room } from '../load/prepare-users.js';
 import { cpuSecondsIfAlive, residentMiB } from '../load/proc-stats.js';
 import type { Target } from '../load/load-options.js';
 import { startBenchStack } from './bench-stack.js';
@@ -232,19 +232,9 @@ async function main(): Promise<void> {
 
 /** Socket.IO's users laid out as huddle's: consecutive users share a room, members alternate over the instances. */
 function socketIoUsers(targets: Target[]): { users: LoadUser[]; rooms: Room[] } {
-  const users: LoadUser[] = Array.from({ length: settings.clients }, (_, index) => ({
-    index,
-    username: `s${index}`,
-    cookie: '',
-    target: targets[index % targets.length]!,
-    room: Math.floor(index / settings.roomSize),
-    slot: index % settings.roomSize,
-    chatId: `room${Math.floor(index / settings.roomSize)}`,
-    open: false,
-  }));
-  const rooms: Room[] = [];
-  for (const user of users) (rooms[user.room] ??= { index: user.room, chatId: user.chatId, members: [] }).members.push(user);
-  return { users, rooms };
+  const users = layoutUsers(targets, settings.clients, settings.roomSize, (index) => `s${index}`);
+  for (const user of users) user.chatId = `room${user.room}`;
+  return { users, rooms: roomsOf(users) };
 }
 
 /** Sends at `rate` for `seconds` (senders slot-major: consecutive messages from different rooms and instances), then settles. */

@@ -62,16 +62,7 @@ export async function prepareUsers(
   onProgress: (signedIn: number) => void,
 ): Promise<PreparedUsers> {
   const { targets, connections, members, tag, tables } = options;
-  const users: LoadUser[] = Array.from({ length: connections }, (_, index) => ({
-    index,
-    username: `lt${tag}u${index}`,
-    cookie: '',
-    target: targets[index % targets.length]!,
-    room: Math.floor(index / members),
-    slot: index % members,
-    chatId: '',
-    open: false,
-  }));
+  const users = layoutUsers(targets, connections, members, (index) => `lt${tag}u${index}`);
 
   const signInStarted = performance.now();
   let signedIn = 0;
@@ -92,10 +83,29 @@ export async function prepareUsers(
   return { users, rooms, signInSeconds, roomSeconds: (performance.now() - roomStarted) / 1000 };
 }
 
+/** `count` users, consecutive ones sharing a room of `members`, placed round-robin over the targets (so a room spans them all). */
+export function layoutUsers(targets: Target[], count: number, members: number, username: (index: number) => string): LoadUser[] {
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    username: username(index),
+    cookie: '',
+    target: targets[index % targets.length]!,
+    room: Math.floor(index / members),
+    slot: index % members,
+    chatId: '',
+    open: false,
+  }));
+}
+
+export function roomsOf(users: LoadUser[]): Room[] {
+  const rooms: Room[] = [];
+  for (const user of users) (rooms[user.room] ??= { index: user.room, chatId: user.chatId, members: [] }).members.push(user);
+  return rooms;
+}
+
 /** Groups consecutive users into rooms; each room's first member creates its group chat over the HTTP API. */
 export async function createRooms(users: LoadUser[]): Promise<Room[]> {
-  const rooms: Room[] = [];
-  for (const user of users) (rooms[user.room] ??= { index: user.room, chatId: '', members: [] }).members.push(user);
+  const rooms = roomsOf(users);
   await inParallel(rooms, ROOM_CONCURRENCY, async (room) => {
     const owner = room.members[0]!;
     const res = await fetch(`${owner.target.baseUrl}/api/chats/group`, {

@@ -1,0 +1,19 @@
+/**
+ * Loaded into a server under measurement by `npm run bench:idle` (node --expose-gc
+ * --import heap-probe.mjs): on SIGWINCH (a signal no server here acts on; huddle's
+ * graceful shutdown listens to SIGUSR2) it collects garbage (twice: the first pass can
+ * leave what finalizers free) and writes `process.memoryUsage()` as JSON to
+ * $HEAP_PROBE_FILE. The same probe goes into every server compared, so it costs each
+ * the same few kilobytes.
+ */
+import { writeFileSync } from 'node:fs';
+
+const file = process.env.HEAP_PROBE_FILE;
+const collect = (globalThis as { gc?: () => void }).gc;
+if (file) {
+  process.on('SIGWINCH', () => {
+    collect?.();
+    collect?.();
+    writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), collected: Boolean(collect), at: Date.now() }));
+  });
+}
