@@ -47,7 +47,11 @@ export interface UserTables {
   tablePrefix: string;
 }
 
-const ROOM_CONCURRENCY = 8;
+/**
+ * Room creations in flight. A group's creation is one transaction of its chat row plus one item
+ * per member: with large rooms, fewer at once keep DynamoDB Local within the SDK's request timeout.
+ */
+const roomConcurrency = (members: number) => (members > 25 ? 2 : 8);
 
 export async function prepareUsers(
   options: {
@@ -106,7 +110,7 @@ export function roomsOf(users: LoadUser[]): Room[] {
 /** Groups consecutive users into rooms; each room's first member creates its group chat over the HTTP API. */
 export async function createRooms(users: LoadUser[]): Promise<Room[]> {
   const rooms = roomsOf(users);
-  await inParallel(rooms, ROOM_CONCURRENCY, async (room) => {
+  await inParallel(rooms, roomConcurrency(rooms[0]?.members.length ?? 0), async (room) => {
     const owner = room.members[0]!;
     const res = await fetch(`${owner.target.baseUrl}/api/chats/group`, {
       method: 'POST',
