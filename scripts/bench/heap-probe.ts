@@ -7,6 +7,7 @@
  * the same few kilobytes.
  */
 import { writeFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 
 const file = process.env.HEAP_PROBE_FILE;
 const collect = (globalThis as { gc?: () => void }).gc;
@@ -14,6 +15,11 @@ if (file) {
   process.on('SIGWINCH', () => {
     collect?.();
     collect?.();
-    writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), collected: Boolean(collect), at: Date.now() }));
+    const usage = process.memoryUsage();
+    // HEAP_SNAPSHOT_DIR (bench:idle --snapshots): a heap snapshot too, to see what each connection holds.
+    const snapshot = process.env.HEAP_SNAPSHOT_DIR
+      ? writeHeapSnapshot(`${process.env.HEAP_SNAPSHOT_DIR}/${Date.now()}.heapsnapshot`)
+      : undefined;
+    writeFileSync(file, JSON.stringify({ ...usage, collected: Boolean(collect), snapshot, at: Date.now() }));
   });
 }

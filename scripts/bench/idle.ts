@@ -43,11 +43,12 @@ const usage = `usage: npm run bench:idle -- [options]
 
   --connections N   idle connections per server (2000; 10 to 20000)
   --hold S          seconds of idle hold over which CPU is measured; heartbeats come every 25 s (60; 10 to 600)
-  --servers LIST    which to measure, in order (huddle,socket.io,ws)`;
+  --servers LIST    which to measure, in order (huddle,socket.io,ws)
+  --snapshots       also write a heap snapshot at rest and with the connections (.data/bench-build/snapshots)`;
 
 const values = parseOptions(
   process.argv.slice(2),
-  { connections: { type: 'string' }, hold: { type: 'string' }, servers: { type: 'string' } },
+  { connections: { type: 'string' }, hold: { type: 'string' }, servers: { type: 'string' }, snapshots: { type: 'boolean' } },
   usage,
 );
 const settings = {
@@ -58,6 +59,7 @@ const settings = {
     return name as ServerKind;
   }),
   roomSize: 10,
+  snapshots: values.snapshots ?? false,
 };
 const SETTLE_MS = 5000;
 const buildDir = path.join(repoRoot, '.data', 'bench-build');
@@ -120,11 +122,11 @@ async function waitReady(baseUrl: string, child: ChildProcess): Promise<void> {
 async function probe(child: ChildProcess, file: string): Promise<Memory> {
   await rm(file, { force: true });
   child.kill('SIGWINCH');
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + (settings.snapshots ? 120_000 : 10_000);
   for (;;) {
     const text = await readFile(file, 'utf8').catch(() => '');
     if (text) return JSON.parse(text) as Memory;
-    if (Date.now() > deadline) throw new Error('the heap probe did not answer within 10 s');
+    if (Date.now() > deadline) throw new Error('the heap probe did not answer in time');
     await sleep(100);
   }
 }
@@ -148,7 +150,16 @@ async function main(): Promise<void> {
       const baseUrl = `http://127.0.0.1:${port}`;
       const probeFile = path.join(buildDir, `probe-${server}-${port}.json`);
       const nodeArgs = ['--expose-gc', '--import', path.join(buildDir, 'heap-probe.mjs')];
-      const common = { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', HEAP_PROBE_FILE: probeFile };
+      const snapshotDir = path.join(buildDir, 'snapshots', server);
+      if (settings.snapshots) await mkdir(snapshotDir, { recursive: true });
+      const common = {
+        ...process.env,
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        HEAP_PROBE_FILE: probeFile,
+        HEAP_SNAPSHOT_DIR: settings.snapshots ? snapshotDir : undefined,
+      };
       const { entry, env } = serverLaunch(server, stack.env, baseUrl, common);
       const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
