@@ -91,6 +91,9 @@ function printRunning(stack: LoadStack) {
       'Load-test them (see docs/load-testing.md):',
       `  npm run loadtest -- --targets ${targets} --connections 100 --members 10 --rate 50 --duration 10` +
         (measured.length > 0 ? ` --pids ${measured.join(',')}` : ''),
+      'or, with users written straight into the tables (no sign-in form; what a deployed stack needs):',
+      `  npm run loadtest -- --targets ${targets} --connections 100 --prepare tables --table-prefix ${stack.env.TABLE_PREFIX} ` +
+        `--dynamodb-endpoint ${stack.dynamodb.url}`,
       '',
       `Settings for load runs (the environment overrides them): ${settings.join(' ')}`,
       'cluster ready',

@@ -1,9 +1,10 @@
 /**
  * `npm run loadtest -- --targets URL,... --connections C --members S --rate R --duration D [--ramp S] [--idle]`
  *
- * Drives running instances (`npm run cluster`, or any reachable huddle in local
- * sign-in mode) with real WebSocket clients: users signed in through the sign-in
- * flow, group chats of S members spread over the targets, clients connected (ramped
+ * Drives running instances (`npm run cluster`, or any reachable huddle) with real
+ * WebSocket clients: users signed in through the local sign-in flow, or (with
+ * `--prepare tables`) written into the service's tables as an operator would, which
+ * also works on a deployed stack; group chats of S members spread over the targets, clients connected (ramped
  * over S seconds with --ramp), messages sent at R per second for D seconds, then a
  * settle period, then every room's history read back over HTTP to confirm that each
  * acked message is stored exactly once and in order. With --idle it connects and
@@ -12,12 +13,14 @@
  * Live progress goes to stderr on one line; the report to stdout and, as JSON, to
  * --out. CPU and memory of instances on this machine come from /proc (found by
  * their port); remote targets have no such figures. Every phase is bounded: the run
- * ends by itself. How to read the figures: docs/load-testing.md.
+ * ends by itself; Ctrl-C or SIGTERM stops it early and still prints and writes the
+ * report, marked partial. How to read the figures: docs/load-testing.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from './script-support.js';
 import { loadSettingsFrom, type LoadSettings } from './load/load-options.js';
-import { prepareUsers, type LoadUser, type Room } from './load/prepare-users.js';
+import { prepareUsers, type LoadUser, type PreparedUsers, type Room } from './load/prepare-users.js';
+import { createDynamoClient } from '../src/adapters/dynamodb/client.js';
 import { connectAll, disconnectAll, RunTally } from './load/load-clients.js';
 import { checkHistory } from './load/history-check.js';
 import { figuresBetween, mark, sampleMemory, watchProcesses, type WatchedProcess } from './load/process-watch.js';
@@ -37,11 +40,21 @@ let users: LoadUser[] = [];
 let phase = 'signing in';
 let signedIn = 0;
 
+/** What the run has learnt so far: a run stopped by Ctrl-C or SIGTERM still reports it (marked partial). */
+const run: {
+  report?: LoadReport;
+  watched: WatchedProcess[];
+  /** When the measured phase (sending or the idle hold) began, and the generator's CPU then. */
+  measureStarted?: { at: number; cpu: NodeJS.CpuUsage };
+  sendStarted?: number;
+} = { watched: [] };
+
 const round = (n: number, digits = 1) => +n.toFixed(digits);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const progress = new ProgressLine(() => {
-  if (phase === 'signing in') return `signing in ${signedIn}/${settings.connections}`;
+  if (phase === 'signing in')
+    return `${settings.tables ? 'writing users into the tables' : 'signing in'} ${signedIn}/${settings.connections}`;
   const ack = tally.ackLatency.percentile(99);
   const delivery = tally.deliveryLatency.percentile(99);
   const refused = Object.values(tally.refusals).reduce((a, b) => a + b, 0);
@@ -64,7 +77,10 @@ async function main(): Promise<void> {
   log(
     `load test ${tag}: ${s.connections} clients over ${s.targets.map((t) => t.baseUrl).join(', ')}, rooms of ${s.members}, ` +
       (s.idle ? `idle for ${s.durationSeconds} s` : `${s.rate} msg/s for ${s.durationSeconds} s`) +
-      (s.rampSeconds ? `, ramp ${s.rampSeconds} s` : ''),
+      (s.rampSeconds ? `, ramp ${s.rampSeconds} s` : '') +
+      (s.tables
+        ? `; users written into the tables (prefix "${s.tables.tablePrefix}") of ${s.tables.endpoint ?? `DynamoDB in ${s.tables.region}`}`
+        : ''),
   );
   if (!s.idle && perSocket > PER_SOCKET_SEND_LIMIT * 0.75) {
     log(
@@ -80,56 +96,51 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   progress.start();
-  const prepared = await prepareUsers({ ...s, tag }, (n) => (signedIn = n));
+  const tableClient = s.tables ? createDynamoClient({ region: s.tables.region, endpoint: s.tables.endpoint }) : undefined;
+  let prepared: PreparedUsers;
+  try {
+    prepared = await prepareUsers(
+      { ...s, tag, tables: tableClient && s.tables ? { client: tableClient, tablePrefix: s.tables.tablePrefix } : undefined },
+      (n) => (signedIn = n),
+    );
+  } finally {
+    tableClient?.destroy();
+  }
   users = prepared.users;
 
-  const watched = await watchProcesses(s.targets, s.extraPids);
+  const watched = (run.watched = await watchProcesses(s.targets, s.extraPids));
   const sampler = setInterval(() => void sampleMemory(watched), 500);
   sampler.unref();
   await mark(watched, 'before connect');
 
   phase = 'connecting';
-  const connect = await connectAll(users, s.rampSeconds, tally);
-  await mark(watched, 'connected');
-
-  const report: LoadReport = {
+  const report: LoadReport = (run.report = {
     startedAt: new Date().toISOString(),
     settings: { ...s, targets: s.targets.map((t) => t.baseUrl), outFile: undefined },
     users: {
       prepared: users.length,
-      signInSeconds: round(prepared.signInSeconds),
+      how: s.tables ? 'tables' : 'sign-in',
+      signInSeconds: round(prepared.signInSeconds, 2),
       signInsPerSecond: round(users.length / prepared.signInSeconds),
       rooms: prepared.rooms.length,
       roomSeconds: round(prepared.roomSeconds),
     },
-    connections: {
-      attempted: users.length,
-      made: users.length - tally.failed,
-      failed: tally.failed,
-      failures: tally.connectFailures,
-      seconds: round(connect.seconds, 2),
-      connectMs: tally.connectLatency.summary(),
-      closedDuringRun: tally.closes,
-    },
+    connections: connectionFigures(NaN),
     processes: [],
     loadGenerator: { cpuSeconds: 0, percentOfCore: 0 },
-  };
+  });
+  const connect = await connectAll(users, s.rampSeconds, tally);
+  report.connections = connectionFigures(connect.seconds);
+  await mark(watched, 'connected');
 
-  const cpuBefore = process.cpuUsage();
-  const phaseStarted = performance.now();
+  run.measureStarted = { at: performance.now(), cpu: process.cpuUsage() };
   if (s.idle) {
     await holdIdle(report, watched);
   } else {
     await sendAndSettle(report, prepared.rooms);
     await mark(watched, 'settled');
   }
-  const phaseSeconds = (performance.now() - phaseStarted) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const generatorSeconds = (cpu.user + cpu.system) / 1e6;
-  report.loadGenerator = { cpuSeconds: round(generatorSeconds, 2), percentOfCore: round((generatorSeconds / phaseSeconds) * 100) };
-  report.processes = s.idle
-    ? await figuresBetween(watched, 'idle start', 'idle end', s.durationSeconds)
-    : await figuresBetween(watched, 'connected', 'settled', phaseSeconds);
+  await measurePhaseEnd(report, s.idle ? ['idle start', 'idle end'] : ['connected', 'settled']);
   clearInterval(sampler);
 
   if (!s.idle) {
@@ -138,11 +149,37 @@ async function main(): Promise<void> {
   }
   progress.stop();
   disconnectAll(users);
+  await printAndWrite(report);
+}
 
+function connectionFigures(seconds: number): LoadReport['connections'] {
+  return {
+    attempted: users.length,
+    made: users.length - tally.failed,
+    failed: tally.failed,
+    failures: tally.connectFailures,
+    seconds: round(seconds, 2),
+    connectMs: tally.connectLatency.summary(),
+    closedDuringRun: tally.closes,
+  };
+}
+
+/** The generator's and the watched processes' CPU over the measured phase, between two marks. */
+async function measurePhaseEnd(report: LoadReport, [from, to]: [string, string]): Promise<void> {
+  const started = run.measureStarted;
+  if (!started) return;
+  const phaseSeconds = (performance.now() - started.at) / 1000;
+  const cpu = process.cpuUsage(started.cpu);
+  const generatorSeconds = (cpu.user + cpu.system) / 1e6;
+  report.loadGenerator = { cpuSeconds: round(generatorSeconds, 2), percentOfCore: round((generatorSeconds / phaseSeconds) * 100) };
+  report.processes = await figuresBetween(run.watched, from, to, settings.idle ? settings.durationSeconds : phaseSeconds);
+}
+
+async function printAndWrite(report: LoadReport): Promise<void> {
   log('');
   for (const line of reportLines(report)) log(line);
-  await writeReport(s.outFile, report);
-  log(`report written to ${s.outFile}`);
+  await writeReport(settings.outFile, report);
+  log(`report written to ${settings.outFile}`);
 }
 
 async function sendAndSettle(report: LoadReport, rooms: Room[]): Promise<void> {
@@ -153,7 +190,7 @@ async function sendAndSettle(report: LoadReport, rooms: Room[]): Promise<void> {
   if (senders.length === 0) throw new Error('no client connected: nothing to send from');
   const text = (clientMsgId: string) => `${clientMsgId} `.padEnd(s.messageBytes, 'x').slice(0, s.messageBytes);
   const total = Math.max(1, Math.round(s.rate * s.durationSeconds));
-  const started = performance.now();
+  const started = (run.sendStarted = performance.now());
   let n = 0;
   let turn = 0;
   while (n < total) {
@@ -177,12 +214,18 @@ async function sendAndSettle(report: LoadReport, rooms: Room[]): Promise<void> {
     if ((deliveries === 0 && unanswered === 0) || performance.now() > settleDeadline) break;
     await sleep(100);
   }
+  report.messages = messageFigures(sendSeconds);
+}
+
+/** What the clients saw of the messages sent so far; `sendSeconds` is how long sending went on. */
+function messageFigures(sendSeconds: number): NonNullable<LoadReport['messages']> {
   const { deliveries: lost, unanswered } = tally.outstanding();
-  const deliveryWindow = ((tally.lastDeliveredAt ?? performance.now()) - (tally.firstSentAt ?? started)) / 1000;
-  report.messages = {
+  const firstSent = tally.firstSentAt ?? run.sendStarted ?? performance.now();
+  const deliveryWindow = ((tally.lastDeliveredAt ?? performance.now()) - firstSent) / 1000;
+  return {
     sent: tally.sent.size,
     sendSeconds: round(sendSeconds, 2),
-    offeredPerSecond: round(tally.sent.size / sendSeconds),
+    offeredPerSecond: round(tally.sent.size / Math.max(sendSeconds, 0.001)),
     acked: tally.acked,
     refused: tally.refusals,
     unanswered,
@@ -223,21 +266,62 @@ async function holdIdle(report: LoadReport, watched: WatchedProcess[]): Promise<
   };
 }
 
+/**
+ * Ctrl-C or SIGTERM: the clients stop at once, and whatever was measured until then
+ * is printed and written, marked partial (no history read-back: the service may still
+ * be storing the last sends). A second signal exits without a report.
+ */
+async function stopEarly(signal: NodeJS.Signals): Promise<void> {
+  const stoppedIn = phase;
+  progress.stop();
+  disconnectAll(users);
+  process.stderr.write(`${signal} during ${stoppedIn}: the load test stops and reports what it measured so far\n`);
+  const report: LoadReport = run.report ?? {
+    startedAt: new Date().toISOString(),
+    settings: { ...settings, targets: settings.targets.map((t) => t.baseUrl), outFile: undefined },
+    users: {
+      prepared: signedIn,
+      how: settings.tables ? 'tables' : 'sign-in',
+      signInSeconds: NaN,
+      signInsPerSecond: NaN,
+      rooms: 0,
+      roomSeconds: NaN,
+    },
+    connections: connectionFigures(NaN),
+    processes: [],
+    loadGenerator: { cpuSeconds: 0, percentOfCore: 0 },
+  };
+  report.partial = { signal, phase: stoppedIn };
+  report.connections = { ...connectionFigures(report.connections.seconds), closedDuringRun: tally.closes };
+  if (!settings.idle && run.sendStarted !== undefined && !report.messages) {
+    report.messages = messageFigures((performance.now() - run.sendStarted) / 1000);
+  }
+  if (run.measureStarted && report.processes.length === 0) {
+    await mark(run.watched, 'stopped');
+    await measurePhaseEnd(report, ['connected', 'stopped']);
+  }
+  await printAndWrite(report);
+}
+
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    progress.stop();
-    disconnectAll(users);
-    process.stderr.write(`${signal}: the load test stops; no report\n`);
-    process.exit(130);
+    stopEarly(signal).then(
+      () => process.exit(130),
+      (err: unknown) => fail(`${signal}: writing the partial report failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
   });
 }
 
+// Once stopped early, the signal handler's report and exit win over whatever main is still doing.
 main().then(
-  () => process.exit(0),
+  () => {
+    if (!interrupted) process.exit(0);
+  },
   (err: unknown) => {
+    if (interrupted) return;
     progress.stop();
     disconnectAll(users);
     fail(`the load test failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -28,7 +28,7 @@ export interface SentMessage {
   refused?: string;
 }
 
-interface ServerFrame {
+export interface ServerFrame {
   type: string;
   id?: string;
   details?: { clientMsgId?: string };
@@ -107,6 +107,12 @@ export class RunTally {
 
   /** Sends `text` from `user` to its room and starts awaiting its ack and one delivery per open member. */
   send(user: LoadUser, room: Room, clientMsgId: string, text: string): void {
+    this.expect(user, room, clientMsgId);
+    user.socket!.send(JSON.stringify({ type: 'send', id: clientMsgId, chatId: room.chatId, clientMsgId, text }));
+  }
+
+  /** Starts awaiting the ack of a message `user` is about to send, and one delivery per open member of `room`. */
+  expect(user: LoadUser, room: Room, clientMsgId: string): void {
     const slots = new Uint8Array(room.members.length);
     let awaited = 0;
     for (const member of room.members) {
@@ -119,7 +125,6 @@ export class RunTally {
     let order = this.sentBy.get(user);
     if (!order) this.sentBy.set(user, (order = []));
     order.push(clientMsgId);
-    user.socket!.send(JSON.stringify({ type: 'send', id: clientMsgId, chatId: room.chatId, clientMsgId, text }));
   }
 
   /** Deliveries still awaited for acked messages, and sends with neither ack nor refusal. */

@@ -15,6 +15,13 @@ export const usage = `usage: npm run loadtest -- --targets URL[,URL...] [options
   --message-bytes N         text length of each message (64; 1 to 4000)
   --settle S                seconds to wait for late acks and deliveries after sending (10; at most 120)
   --sign-in-concurrency N   sign-ins in flight at once (16; 1 to 256)
+  --prepare MODE            how users get their sessions: sign-in (through each target's local sign-in
+                            form, the default) or tables (user and session rows written straight into
+                            the service's tables with your AWS credentials: works on a deployed stack)
+  --table-prefix P          tables mode: the stack's TABLE_PREFIX (default $TABLE_PREFIX, else none)
+  --region R                tables mode: the tables' AWS region (default $AWS_REGION, else us-east-1)
+  --dynamodb-endpoint URL   tables mode: a DynamoDB other than AWS's, e.g. DynamoDB Local
+                            (default $DYNAMODB_ENDPOINT)
   --pids name=pid,...       more local processes to measure (e.g. redis=123,dynamodb=456); instances
                             on 127.0.0.1 are found by their port
   --out FILE                where the JSON report goes (default .data/loadtest/<time>.json)`;
@@ -38,6 +45,8 @@ export interface LoadSettings {
   messageBytes: number;
   settleSeconds: number;
   signInConcurrency: number;
+  /** Absent: users sign in through the targets' sign-in flow. */
+  tables?: { tablePrefix: string; region: string; endpoint: string | undefined } | undefined;
   extraPids: { name: string; pid: number }[];
   outFile: string;
 }
@@ -83,12 +92,20 @@ export function loadSettingsFrom(args: string[]): LoadSettings {
       'message-bytes': { type: 'string' },
       settle: { type: 'string' },
       'sign-in-concurrency': { type: 'string' },
+      prepare: { type: 'string' },
+      'table-prefix': { type: 'string' },
+      region: { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
       pids: { type: 'string' },
       out: { type: 'string' },
     },
     usage,
   );
   if (!values.targets) fail(`--targets is required\n\n${usage}`);
+  const prepare = values.prepare ?? 'sign-in';
+  if (prepare !== 'sign-in' && prepare !== 'tables') fail(`--prepare must be sign-in or tables, not "${prepare}"`);
+  const tableOnly = (['table-prefix', 'region', 'dynamodb-endpoint'] as const).filter((name) => values[name] !== undefined);
+  if (prepare !== 'tables' && tableOnly.length > 0) fail(`--${tableOnly[0]} applies only with --prepare tables`);
   const connections = numberOption('connections', values.connections, { default: 100, min: 2, max: 20_000 });
   return {
     targets: values.targets.split(',').filter(Boolean).map(parseTarget),
@@ -101,6 +118,14 @@ export function loadSettingsFrom(args: string[]): LoadSettings {
     messageBytes: Math.floor(numberOption('message-bytes', values['message-bytes'], { default: 64, min: 1, max: 4000 })),
     settleSeconds: numberOption('settle', values.settle, { default: 10, min: 0, max: 120 }),
     signInConcurrency: Math.floor(numberOption('sign-in-concurrency', values['sign-in-concurrency'], { default: 16, min: 1, max: 256 })),
+    tables:
+      prepare === 'tables'
+        ? {
+            tablePrefix: values['table-prefix'] ?? process.env.TABLE_PREFIX ?? '',
+            region: values.region ?? process.env.AWS_REGION ?? 'us-east-1',
+            endpoint: values['dynamodb-endpoint'] ?? process.env.DYNAMODB_ENDPOINT,
+          }
+        : undefined,
     extraPids: parsePids(values.pids),
     outFile: path.resolve(values.out ?? path.join('.data', 'loadtest', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`)),
   };

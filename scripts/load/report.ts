@@ -7,8 +7,17 @@ import type { ProcessFigures } from './process-watch.js';
 
 export interface LoadReport {
   startedAt: string;
+  /** Present when Ctrl-C or SIGTERM stopped the run: its figures cover only what happened until then. */
+  partial?: { signal: string; phase: string };
   settings: Record<string, unknown>;
-  users: { prepared: number; signInSeconds: number; signInsPerSecond: number; rooms: number; roomSeconds: number };
+  users: {
+    prepared: number;
+    how: 'sign-in' | 'tables';
+    signInSeconds: number;
+    signInsPerSecond: number;
+    rooms: number;
+    roomSeconds: number;
+  };
   connections: {
     attempted: number;
     made: number;
@@ -61,7 +70,14 @@ const codes = (counts: Record<string, number>) =>
 export function reportLines(report: LoadReport): string[] {
   const { users, connections: c, messages: m, history: h, idle } = report;
   const lines = [
-    `users       ${users.prepared} signed in in ${users.signInSeconds} s (${users.signInsPerSecond}/s), ${users.rooms} rooms in ${users.roomSeconds} s`,
+    ...(report.partial
+      ? [
+          `PARTIAL     stopped by ${report.partial.signal} while ${report.partial.phase}: figures cover only what happened until then; no history read back`,
+        ]
+      : []),
+    users.how === 'tables'
+      ? `users       ${users.prepared} written into the tables in ${users.signInSeconds} s (${users.signInsPerSecond}/s), ${users.rooms} rooms in ${users.roomSeconds} s`
+      : `users       ${users.prepared} signed in in ${users.signInSeconds} s (${users.signInsPerSecond}/s), ${users.rooms} rooms in ${users.roomSeconds} s`,
     `connections ${c.made} of ${c.attempted} in ${c.seconds} s, connect ${ms(c.connectMs)}; failed ${c.failed} (${codes(c.failures)}); closed during the run: ${codes(c.closedDuringRun)}`,
   ];
   if (m) {

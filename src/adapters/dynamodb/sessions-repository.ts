@@ -36,7 +36,8 @@ function toRecord(item: Record<string, unknown>): SessionRecord {
   };
 }
 
-function toItem(record: SessionRecord): SessionItem {
+/** The row `create` writes: also what an operator's tool writes to prepare sessions in bulk (BatchWriteItem). */
+export function sessionItem(record: SessionRecord): SessionItem {
   return {
     ...sessionKey(record.sessionHash),
     user_id: record.userId,
@@ -64,7 +65,7 @@ export function createSessionsRepository(db: Documents, tableName: string): Sess
     async create(record) {
       await db.put({
         TableName: tableName,
-        Item: toItem(record),
+        Item: sessionItem(record),
         ConditionExpression: 'attribute_not_exists(session_id)',
       });
     },

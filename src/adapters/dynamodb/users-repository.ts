@@ -3,6 +3,21 @@ import type { Documents } from './document.js';
 import { toUsage, toUser } from './user-row.js';
 import { USERNAME_INDEX, userKey } from './table.js';
 
+/**
+ * The row `upsertOnSignIn` creates for someone signing in for the first time (free
+ * tier): what an operator's tool writes to prepare users in bulk (BatchWriteItem).
+ */
+export function newUserItem(profile: Pick<SignInProfile, 'userId' | 'username' | 'email'>, now: number): Record<string, unknown> {
+  return {
+    ...userKey(profile.userId),
+    username: profile.username,
+    email: profile.email ?? null,
+    is_premium: false,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 export function createUsersRepository(db: Documents, tableName: string): UsersRepository {
   return {
     async upsertOnSignIn(profile: SignInProfile, now: number) {
