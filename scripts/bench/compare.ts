@@ -1,5 +1,5 @@
 /**
- * npm run bench:compare -- [--clients 2000] [--room-size 99] [--rate 50] [--duration 5] [--repeats 2] [--budget 300]
+ * npm run bench:compare -- [--clients 2000] [--room-size 100] [--rate 50] [--duration 5] [--repeats 2] [--budget 300]
  *
  * huddle against a small honest Socket.IO 4 + @socket.io/redis-adapter server
  * (socketio-server.ts), in the same run, on the same Redis: two instances of each,
@@ -35,8 +35,7 @@ import { connectSocketIoClients, sendOverSocketIo, startSocketIoProcess } from '
 const usage = `usage: npm run bench:compare -- [options]
 
   --clients N     clients in all, half on each instance of each server (2000; 20 to 10000)
-  --room-size S   members per room (99; 2 to 99: huddle creates a group in one DynamoDB transaction,
-                  the chat row plus one item per member, and a transaction holds at most 100 items)
+  --room-size S   members per room (100; 2 to 200, the instances' GROUP_MAX_MEMBERS)
   --rate R        first rate, messages per second over all rooms; each next step doubles it (50)
   --duration D    seconds of sending per step (5; 2 to 60)
   --repeats K     turns of each server at each rate (2; 1 to 5)
@@ -57,7 +56,7 @@ const values = parseOptions(
 const clients = Math.floor(numberOption('clients', values.clients, { default: 2000, min: 20, max: 10_000 }));
 const settings = {
   clients,
-  roomSize: Math.floor(numberOption('room-size', values['room-size'], { default: 99, min: 2, max: Math.min(99, clients) })),
+  roomSize: Math.floor(numberOption('room-size', values['room-size'], { default: 100, min: 2, max: Math.min(200, clients) })),
   startRate: numberOption('rate', values.rate, { default: 50, min: 1, max: 20_000 }),
   durationSeconds: numberOption('duration', values.duration, { default: 5, min: 2, max: 60 }),
   repeats: Math.floor(numberOption('repeats', values.repeats, { default: 2, min: 1, max: 5 })),

@@ -39,11 +39,15 @@ function toChat(item: Record<string, unknown>): Chat {
   };
 }
 
+/** DynamoDB takes at most this many items in one transaction. */
+const TRANSACTION_MAX_ITEMS = 100;
+
 /**
  * Membership is held twice: `member_names` (a map: member -> username) on the chat
  * row, which conditions test with `attribute_exists(member_names.#u)`, and the
  * `chat_ids` string set on each user row, for listing a user's chats. Every change
- * writes both in one transaction.
+ * writes both in one transaction, except a group created with more than 99 members
+ * (see `create`).
  */
 export function createChatsRepository(db: Documents, tables: TableNames): ChatsRepository {
   const addToUser = (userId: string, chatId: string): TransactItem => ({
@@ -64,6 +68,14 @@ export function createChatsRepository(db: Documents, tables: TableNames): ChatsR
     },
   });
 
+  /** Best effort: a member list left pointing at a chat that was never created is only clutter. */
+  async function unlist(userIds: readonly string[], chatId: string): Promise<void> {
+    for (let i = 0; i < userIds.length; i += TRANSACTION_MAX_ITEMS) {
+      const batch = userIds.slice(i, i + TRANSACTION_MAX_ITEMS);
+      await db.transactWrite(batch.map((id) => removeFromUser(id, chatId))).catch(() => {});
+    }
+  }
+
   async function get(chatId: string): Promise<Chat | undefined> {
     const row = await db.get({ TableName: tables.chats, Key: chatKey(chatId), ConsistentRead: true });
     return row ? toChat(row) : undefined;
@@ -83,14 +95,33 @@ export function createChatsRepository(db: Documents, tables: TableNames): ChatsR
         member_count: Object.keys(chat.members).length,
         updated_at: chat.updatedAt,
       };
+      const memberIds = Object.keys(chat.members);
+      const withRow = memberIds.slice(0, TRANSACTION_MAX_ITEMS - 1);
+      const ahead = memberIds.slice(TRANSACTION_MAX_ITEMS - 1);
+      const listed: string[] = [];
+      try {
+        // Members past what one transaction holds beside the chat row are listed first, in
+        // transactions of their own: until the row exists their lists point at nothing, and
+        // chat lists skip ids with no row. The row and the rest go last, all or nothing.
+        for (let i = 0; i < ahead.length; i += TRANSACTION_MAX_ITEMS) {
+          const batch = ahead.slice(i, i + TRANSACTION_MAX_ITEMS);
+          await db.transactWrite(batch.map((id) => addToUser(id, chat.chatId)));
+          listed.push(...batch);
+        }
+      } catch (err) {
+        await unlist(listed, chat.chatId);
+        throw err;
+      }
       try {
         await db.transactWrite([
           { Put: { TableName: tables.chats, Item: { ...item }, ConditionExpression: 'attribute_not_exists(chat_id)' } },
-          ...Object.keys(chat.members).map((id) => addToUser(id, chat.chatId)),
+          ...withRow.map((id) => addToUser(id, chat.chatId)),
         ]);
         return true;
       } catch (err) {
+        // A chat of this id already exists: the lists written above are its members' too.
         if (transactionConditionFailed(err, 0)) return false;
+        await unlist(listed, chat.chatId);
         throw err;
       }
     },
