@@ -28,6 +28,9 @@ import { redisServerUnavailable, startRedisServer } from '../src/local/redis-ser
 import { freePort } from '../src/local/free-ports.js';
 import { buildPage } from './build-page.js';
 
+/** Test files run at once unless `--jobs` says otherwise. */
+const TEST_JOBS = 4;
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** What this script started; stopped on every way out. */
@@ -229,7 +232,10 @@ async function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: n
 
   const outDir = useTerminalReporter ? await mkdtemp(path.join(tmpdir(), 'huddle-tap-')) : undefined;
   const rawFile = outDir ? path.join(outDir, 'run.tap') : undefined;
-  const tapArgs = [...(rawFile ? [`--output-file=${rawFile}`] : ['--reporter=tap']), ...options, ...testFiles];
+  // Most test files spend their time waiting (on sockets, timers, a browser, a child
+  // process's start), not computing: more files than cores at once finish sooner.
+  const jobs = options.some((o) => o.startsWith('--jobs') || o.startsWith('-j')) ? [] : [`--jobs=${TEST_JOBS}`];
+  const tapArgs = [...(rawFile ? [`--output-file=${rawFile}`] : ['--reporter=tap']), ...jobs, ...options, ...testFiles];
   const child = spawn(tap, tapArgs, {
     cwd: root,
     env,
