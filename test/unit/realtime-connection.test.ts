@@ -10,11 +10,14 @@ class FakeSocket implements SocketLike {
   readyState = 1;
   bufferedAmount = 0;
   sent: string[] = [];
+  /** Frames that went out as binary: a browser hands those to the page as a Blob, not text. */
+  binary = 0;
   closedWith?: { code: number; reason: string };
   terminated = false;
   pings = 0;
-  send(data: string) {
-    this.sent.push(data);
+  send(data: string | Buffer, options?: { binary: boolean }) {
+    if (typeof data !== 'string' && options?.binary !== false) this.binary += 1;
+    this.sent.push(data.toString());
   }
   close(code: number, reason: string) {
     this.closedWith = { code, reason };
@@ -44,6 +47,14 @@ t.test('past the soft limit typing and presence are dropped (and counted), messa
   t.same(socket.sent, ['{"type":"message"}']);
   t.notOk(socket.closedWith, 'still open');
   t.same(dropped, ['slow_socket', 'slow_socket'], 'each skipped frame is counted');
+});
+
+t.test('a frame encoded once for many sockets still goes out as text', async (t) => {
+  const socket = new FakeSocket();
+  const connection = new ClientConnection(socket, user, log, limits);
+  connection.sendJson(Buffer.from('{"type":"message","text":"héllo"}'));
+  t.same(socket.sent, ['{"type":"message","text":"héllo"}']);
+  t.equal(socket.binary, 0, 'as a text frame');
 });
 
 t.test('past the hard limit the socket is closed with the reconnect-and-sync code', async (t) => {

@@ -11,12 +11,15 @@ export interface SocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
   send(data: string): void;
+  send(data: Buffer, options: { binary: boolean }): void;
   close(code: number, reason: string): void;
   terminate(): void;
   ping(): void;
 }
 
 const OPEN = 1;
+/** A frame encoded once for many sockets still goes out as text. */
+const AS_TEXT = { binary: false };
 /** setTimeout's longest delay; a later expiry is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -60,9 +63,10 @@ export class ClientConnection {
   /**
    * Sends an already serialized frame. Past the soft limit ephemeral frames are
    * dropped; past the hard limit the socket is closed so the client reconnects and
-   * syncs rather than the server buffering without bound.
+   * syncs rather than the server buffering without bound. A frame going to many
+   * sockets comes UTF-8 encoded once, as a Buffer, instead of once per socket.
    */
-  sendJson(json: string, ephemeral = false, type = 'unknown'): void {
+  sendJson(json: string | Buffer, ephemeral = false, type = 'unknown'): void {
     if (this.closed || this.socket.readyState !== OPEN) return;
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.limits.hardBytes) {
@@ -75,7 +79,8 @@ export class ClientConnection {
       this.frameDropped('slow_socket');
       return;
     }
-    this.socket.send(json);
+    if (typeof json === 'string') this.socket.send(json);
+    else this.socket.send(json, AS_TEXT);
     this.frameSent(type);
   }
 

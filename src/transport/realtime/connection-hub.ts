@@ -154,12 +154,13 @@ export class ConnectionHub {
     if (!sockets || frame.type === 'session_ended') return;
     const ephemeral = EPHEMERAL_FRAME_TYPES.has(frame.type);
     if (frame.type === 'message') this.listeners.messageArrived?.(frame);
+    const payload = sockets.size > 1 ? Buffer.from(json) : json;
     for (const connection of sockets) {
       if (frame.type === 'presence') {
         if (frame.userId === connection.user.userId || connection.presenceSent.get(frame.userId) === frame.online) continue;
         connection.presenceSent.set(frame.userId, frame.online);
       }
-      connection.sendJson(json, ephemeral, frame.type);
+      connection.sendJson(payload, ephemeral, frame.type);
     }
   }
 
@@ -201,8 +202,8 @@ export class ConnectionHub {
 
   /** Sends one frame, serialized once, to every local socket. */
   broadcast(frame: ServerFrame): void {
-    const json = JSON.stringify(frame);
-    for (const sockets of this.byUser.values()) for (const connection of sockets) connection.sendJson(json, false, frame.type);
+    const payload = Buffer.from(JSON.stringify(frame));
+    for (const sockets of this.byUser.values()) for (const connection of sockets) connection.sendJson(payload, false, frame.type);
   }
 
   connections(): ClientConnection[] {
