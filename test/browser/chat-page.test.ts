@@ -5,7 +5,7 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
-import { buildTestPage, chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+import { buildTestPage, chromiumMissing, launchBrowser, signIn, twoPeopleOnTwoInstances, watchPageProblems } from '../helpers/browser.js';
 
 const onePixelPng = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
@@ -18,21 +18,11 @@ t.test(
   'two people chat through the page: message, unread count, typing, seen, a picture, history after reload',
   { skip: chromiumMissing },
   async (t) => {
-    const stack = await startTestStack(t);
-    const pageDir = await buildTestPage(t);
-    const first = await startInstance(t, stack, {}, { pageDir });
-    const second = await startInstance(t, stack, {}, { pageDir });
-    const browser = await launchBrowser(t);
-    const alice = `alice${uniqueId('')}`.slice(0, 24);
-    const bob = `bob${uniqueId('')}`.slice(0, 24);
-
-    const bobPage = await (await browser.newContext()).newPage();
-    const alicePage = await (await browser.newContext()).newPage();
-    const problems = [...[bobPage, alicePage].map(watchPageProblems)];
-
-    // 1. bob signs in once, so that he exists; he stays on the chat list.
-    await signIn(bobPage, second.baseUrl, bob);
-    await signIn(alicePage, first.baseUrl, alice);
+    // bob signs in once, so that he exists; he stays on the chat list.
+    const scene = await twoPeopleOnTwoInstances(t, { timeoutMs: 30_000 });
+    const { problems } = scene;
+    const { username: alice, page: alicePage } = scene.alice;
+    const { username: bob, page: bobPage } = scene.bob;
 
     // 2. alice starts a direct chat with bob and writes to him.
     await alicePage.getByLabel('Start a chat with').fill(bob);
@@ -105,20 +95,10 @@ t.test(
 );
 
 t.test('a page that loses its connection catches up and sends what was written meanwhile', { skip: chromiumMissing }, async (t) => {
-  const stack = await startTestStack(t);
-  const pageDir = await buildTestPage(t);
-  const first = await startInstance(t, stack, {}, { pageDir });
-  const second = await startInstance(t, stack, {}, { pageDir });
-  const browser = await launchBrowser(t);
-  const alice = `alice${uniqueId('')}`.slice(0, 24);
-  const bob = `bob${uniqueId('')}`.slice(0, 24);
-  const aliceContext = await browser.newContext();
-  const alicePage = await aliceContext.newPage();
-  const bobPage = await (await browser.newContext()).newPage();
-  const problems = [...[bobPage, alicePage].map(watchPageProblems)];
-
-  await signIn(bobPage, second.baseUrl, bob);
-  await signIn(alicePage, first.baseUrl, alice);
+  const scene = await twoPeopleOnTwoInstances(t, { timeoutMs: 30_000 });
+  const { first, problems } = scene;
+  const { username: alice, page: alicePage, context: aliceContext } = scene.alice;
+  const { username: bob, page: bobPage } = scene.bob;
   await alicePage.getByLabel('Start a chat with').fill(bob);
   await alicePage.getByRole('button', { name: 'Start' }).click();
   const aliceComposer = alicePage.getByLabel('Message', { exact: true });

@@ -7,8 +7,8 @@ import t from 'tap';
 import type { Page } from 'playwright-core';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../src/adapters/s3/client.js';
-import { startInstance, startTestStack, uniqueId, type TestStack } from '../helpers/test-stack.js';
-import { buildTestPage, chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+import { type TestStack } from '../helpers/test-stack.js';
+import { chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
 
 const onePixelPng = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
@@ -60,23 +60,12 @@ t.test(
   'files: paste and drop send, a picture is a fixed thumbnail that opens full size, refusals land on their message, an upload shows progress and cancels',
   { skip: chromiumMissing },
   async (t) => {
-    const stack = await startTestStack(t);
-    const pageDir = await buildTestPage(t);
-    const env = { FILE_MAX_BYTES: String(fileMaxBytes), FREE_STORAGE_BYTES: String(storageBytes) };
-    const first = await startInstance(t, stack, env, { pageDir });
-    const second = await startInstance(t, stack, env, { pageDir });
-    const browser = await launchBrowser(t);
-    const alice = `alice${uniqueId('')}`.slice(0, 24);
-    const bob = `bob${uniqueId('')}`.slice(0, 24);
-    const aliceContext = await browser.newContext();
-    const bobContext = await browser.newContext();
-    const alicePage = await aliceContext.newPage();
-    const bobPage = await bobContext.newPage();
-    const problems = [alicePage, bobPage].map(watchPageProblems);
-    for (const page of [alicePage, bobPage]) page.setDefaultTimeout(20_000);
-
-    await signIn(bobPage, second.baseUrl, bob);
-    await signIn(alicePage, first.baseUrl, alice);
+    const scene = await twoPeopleOnTwoInstances(t, {
+      env: { FILE_MAX_BYTES: String(fileMaxBytes), FREE_STORAGE_BYTES: String(storageBytes) },
+    });
+    const { stack, first, problems } = scene;
+    const { username: alice, page: alicePage, context: aliceContext } = scene.alice;
+    const { username: bob, page: bobPage } = scene.bob;
     await alicePage.getByLabel('Start a chat with').fill(bob);
     await alicePage.getByRole('button', { name: 'Start' }).click();
     await alicePage.getByRole('heading', { name: bob }).waitFor();

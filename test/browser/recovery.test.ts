@@ -5,8 +5,8 @@
  */
 import t from 'tap';
 import type { Locator, Page } from 'playwright-core';
-import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
-import { buildTestPage, chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+import { startInstance } from '../helpers/test-stack.js';
+import { chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
 
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 const texts = (log: Locator) => log.locator('.message .text').allTextContents();
@@ -18,20 +18,10 @@ async function say(page: Page, text: string): Promise<void> {
 }
 
 t.test('a refused send says why on the message; Retry sends it once, Discard removes it', { skip: chromiumMissing }, async (t) => {
-  const stack = await startTestStack(t);
-  const pageDir = await buildTestPage(t);
-  const env = { FREE_MESSAGES_PER_DAY: '3' };
-  const first = await startInstance(t, stack, env, { pageDir });
-  const second = await startInstance(t, stack, env, { pageDir });
-  const browser = await launchBrowser(t);
-  const alice = `alice${uniqueId('')}`.slice(0, 24);
-  const bob = `bob${uniqueId('')}`.slice(0, 24);
-  const alicePage = await (await browser.newContext()).newPage();
-  const bobPage = await (await browser.newContext()).newPage();
-  const problems = [alicePage, bobPage].map(watchPageProblems);
-  for (const page of [alicePage, bobPage]) page.setDefaultTimeout(20_000);
-  await signIn(bobPage, second.baseUrl, bob);
-  await signIn(alicePage, first.baseUrl, alice);
+  const scene = await twoPeopleOnTwoInstances(t, { env: { FREE_MESSAGES_PER_DAY: '3' } });
+  const { first, problems } = scene;
+  const { username: alice, page: alicePage } = scene.alice;
+  const { username: bob, page: bobPage } = scene.bob;
   await alicePage.getByLabel('Start a chat with').fill(bob);
   await alicePage.getByRole('button', { name: 'Start' }).click();
   const aliceLog = alicePage.getByRole('log', { name: 'Messages' });
@@ -76,19 +66,10 @@ t.test(
   'the instance a page is connected to stops and starts again mid-conversation: the page reconnects and nothing is lost or doubled',
   { skip: chromiumMissing },
   async (t) => {
-    const stack = await startTestStack(t);
-    const pageDir = await buildTestPage(t);
-    const first = await startInstance(t, stack, {}, { pageDir });
-    const second = await startInstance(t, stack, {}, { pageDir });
-    const browser = await launchBrowser(t);
-    const alice = `alice${uniqueId('')}`.slice(0, 24);
-    const bob = `bob${uniqueId('')}`.slice(0, 24);
-    const alicePage = await (await browser.newContext()).newPage();
-    const bobPage = await (await browser.newContext()).newPage();
-    const problems = [alicePage, bobPage].map(watchPageProblems);
-    for (const page of [alicePage, bobPage]) page.setDefaultTimeout(30_000);
-    await signIn(bobPage, second.baseUrl, bob);
-    await signIn(alicePage, first.baseUrl, alice);
+    const scene = await twoPeopleOnTwoInstances(t, { timeoutMs: 30_000 });
+    const { stack, pageDir, first, problems } = scene;
+    const { username: alice, page: alicePage } = scene.alice;
+    const { username: bob, page: bobPage } = scene.bob;
     await alicePage.getByLabel('Start a chat with').fill(bob);
     await alicePage.getByRole('button', { name: 'Start' }).click();
     const aliceLog = alicePage.getByRole('log', { name: 'Messages' });

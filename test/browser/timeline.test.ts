@@ -5,8 +5,7 @@
  */
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
-import { accessibilityProblems, buildTestPage, chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+import { accessibilityProblems, chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
 
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 
@@ -14,19 +13,10 @@ t.test(
   'the timeline groups, separates days, links safely, keeps drafts, jumps to the latest and passes axe in light and dark',
   { skip: chromiumMissing },
   async (t) => {
-    const stack = await startTestStack(t);
-    const pageDir = await buildTestPage(t);
-    const first = await startInstance(t, stack, {}, { pageDir });
-    const second = await startInstance(t, stack, {}, { pageDir });
-    const browser = await launchBrowser(t);
-    const alice = `alice${uniqueId('')}`.slice(0, 24);
-    const bob = `bob${uniqueId('')}`.slice(0, 24);
-    const bobPage = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    const alicePage = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    const problems = [bobPage, alicePage].map(watchPageProblems);
-    for (const page of [bobPage, alicePage]) page.setDefaultTimeout(15_000);
-    await signIn(bobPage, second.baseUrl, bob);
-    await signIn(alicePage, first.baseUrl, alice);
+    const scene = await twoPeopleOnTwoInstances(t, { timeoutMs: 15_000, viewport: { width: 1000, height: 700 } });
+    const { problems } = scene;
+    const { username: alice, page: alicePage } = scene.alice;
+    const { username: bob, page: bobPage } = scene.bob;
     t.same(await accessibilityProblems(alicePage), [], 'axe: the chat list, light');
 
     // 1. keyboard only: alice starts a chat and sends with Enter, never touching the mouse.

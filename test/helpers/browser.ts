@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Teardown } from './test-stack.js';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startInstance, startTestStack, uniqueId, type Teardown, type TestInstance, type TestStack } from './test-stack.js';
 import { buildPage } from '../../scripts/build-page.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -85,4 +85,52 @@ export async function accessibilityProblems(page: Page): Promise<string[]> {
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
   });
+}
+
+export interface PersonInBrowser {
+  username: string;
+  context: BrowserContext;
+  page: Page;
+}
+
+export interface TwoPeopleInBrowsers {
+  stack: TestStack;
+  /** Where the instances' page was built, for an instance started later. */
+  pageDir: string;
+  /** alice's instance. */
+  first: TestInstance;
+  /** bob's instance: whatever one sends reaches the other across instances. */
+  second: TestInstance;
+  alice: PersonInBrowser;
+  bob: PersonInBrowser;
+  /** Page errors and CSP violations of both pages, for a closing `t.same(problems.flat(), [])`. */
+  problems: string[][];
+}
+
+/**
+ * The scene most page tests start from: a stack, two instances serving a freshly built
+ * page, and alice and bob signed in through the page in browsers of their own, alice on
+ * the first instance and bob on the second.
+ */
+export async function twoPeopleOnTwoInstances(
+  t: Teardown,
+  options: { env?: Record<string, string>; timeoutMs?: number; viewport?: { width: number; height: number } } = {},
+): Promise<TwoPeopleInBrowsers> {
+  const stack = await startTestStack(t);
+  const pageDir = await buildTestPage(t);
+  const first = await startInstance(t, stack, options.env ?? {}, { pageDir });
+  const second = await startInstance(t, stack, options.env ?? {}, { pageDir });
+  const browser = await launchBrowser(t);
+  const open = async (label: string): Promise<PersonInBrowser> => {
+    const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+    const page = await context.newPage();
+    page.setDefaultTimeout(options.timeoutMs ?? 20_000);
+    return { username: `${label}${uniqueId('')}`.slice(0, 24), context, page };
+  };
+  const alice = await open('alice');
+  const bob = await open('bob');
+  const problems = [alice.page, bob.page].map(watchPageProblems);
+  await signIn(bob.page, second.baseUrl, bob.username);
+  await signIn(alice.page, first.baseUrl, alice.username);
+  return { stack, pageDir, first, second, alice, bob, problems };
 }
