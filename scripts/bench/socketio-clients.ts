@@ -13,13 +13,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
-import { textOf } from '../../test/helpers/ws-client.js';
 import { repoRoot, stopProcess } from '../load/processes.js';
 import { inParallel } from '../load/in-parallel.js';
-import type { RunTally } from '../load/load-clients.js';
+import { trackConnection, type RunTally } from '../load/load-clients.js';
 import type { LoadUser } from '../load/prepare-users.js';
 
-const CONNECT_TIMEOUT_MS = 30_000;
 const CONNECTS_IN_FLIGHT = 200;
 
 export interface SocketIoProcess {
@@ -66,56 +64,23 @@ export async function connectSocketIoClients(users: LoadUser[], tally: RunTally)
 }
 
 function connectOne(user: LoadUser, tally: RunTally): Promise<void> {
-  return new Promise((resolve) => {
-    const startedAt = performance.now();
-    const url = `${user.target.baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
-    const socket = new WebSocket(url);
-    user.socket = socket;
-    let settled = false;
-    const failed = (reason: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      tally.failed += 1;
-      tally.connectFailures[reason] = (tally.connectFailures[reason] ?? 0) + 1;
-      socket.terminate();
-      resolve();
-    };
-    const timer = setTimeout(() => failed('not connected within 30 s'), CONNECT_TIMEOUT_MS);
-    socket.on('message', (data) => {
-      const now = performance.now();
-      const text = textOf(data);
-      if (text === '2') return socket.send('3');
-      if (text.startsWith('0')) return socket.send(`40${JSON.stringify({ room: user.chatId })}`);
-      if (text.startsWith('40') && !settled) {
-        settled = true;
-        clearTimeout(timer);
-        user.open = true;
-        tally.open += 1;
-        tally.connectLatency.record(now - startedAt);
-        return resolve();
-      }
-      if (text.startsWith('42')) {
+  const socket = new WebSocket(`${user.target.baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+  return trackConnection(user, tally, socket, {
+    awaited: 'Socket.IO connect',
+    onText(text, receivedAt) {
+      if (text === '2') socket.send('3');
+      else if (text.startsWith('40')) return true;
+      else if (text.startsWith('0')) socket.send(`40${JSON.stringify({ room: user.chatId })}`);
+      else if (text.startsWith('42')) {
         const [event, payload] = JSON.parse(text.slice(2)) as [string, { clientMsgId: string }];
-        if (event === 'message') tally.record(user, { type: 'message', message: { clientMsgId: payload.clientMsgId, seq: 0 } }, now);
-        return;
-      }
-      if (text.startsWith('43')) {
+        if (event === 'message') tally.record(user, { type: 'message', message: { clientMsgId: payload.clientMsgId, seq: 0 } }, receivedAt);
+      } else if (text.startsWith('43')) {
         const body = text.slice(2 + /^\d*/.exec(text.slice(2))![0].length);
         const [answer] = JSON.parse(body) as [{ clientMsgId?: string; error?: string }];
-        if (answer.clientMsgId) tally.record(user, { type: 'ack', clientMsgId: answer.clientMsgId }, now);
+        if (answer.clientMsgId) tally.record(user, { type: 'ack', clientMsgId: answer.clientMsgId }, receivedAt);
       }
-    });
-    socket.on('unexpected-response', (_req, res) => failed(`HTTP ${res.statusCode}`));
-    socket.on('error', (err: NodeJS.ErrnoException) => failed(err.code ?? err.message));
-    socket.on('close', (code) => {
-      if (!settled) return failed(`closed ${code} before connecting`);
-      if (user.open) {
-        user.open = false;
-        tally.open -= 1;
-        tally.closes[code] = (tally.closes[code] ?? 0) + 1;
-      }
-    });
+      return false;
+    },
   });
 }
 

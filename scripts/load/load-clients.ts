@@ -178,9 +178,33 @@ export async function connectAll(users: LoadUser[], rampSeconds: number, tally: 
 }
 
 function connectOne(user: LoadUser, tally: RunTally): Promise<void> {
+  const socket = new WebSocket(user.target.wsUrl, { headers: { cookie: user.cookie, origin: user.target.baseUrl } });
+  return trackConnection(user, tally, socket, {
+    awaited: 'hello',
+    onText(text, receivedAt) {
+      const frame = JSON.parse(text) as ServerFrame;
+      if (frame.type === 'hello') return true;
+      tally.record(user, frame, receivedAt);
+      return false;
+    },
+  });
+}
+
+/** What a load client speaks over its socket: huddle's frames, or another server's. */
+export interface ClientProtocol {
+  /** The frame that completes the handshake, for the failure reason ("no hello within 30 s"). */
+  awaited: string;
+  /** Handles one text frame; true when it completes the handshake. */
+  onText(text: string, receivedAt: number): boolean;
+}
+
+/**
+ * Follows one user's socket through its life and keeps the tally: connected (and how long it
+ * took) once the protocol says the handshake is done, failed with the reason, closed by code.
+ */
+export function trackConnection(user: LoadUser, tally: RunTally, socket: WebSocket, protocol: ClientProtocol): Promise<void> {
   return new Promise((resolve) => {
     const startedAt = performance.now();
-    const socket = new WebSocket(user.target.wsUrl, { headers: { cookie: user.cookie, origin: user.target.baseUrl } });
     user.socket = socket;
     let settled = false;
     const failed = (reason: string) => {
@@ -192,25 +216,21 @@ function connectOne(user: LoadUser, tally: RunTally): Promise<void> {
       socket.terminate();
       resolve();
     };
-    const timer = setTimeout(() => failed('no hello within 30 s'), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(() => failed(`no ${protocol.awaited} within 30 s`), CONNECT_TIMEOUT_MS);
     socket.on('message', (data) => {
       const now = performance.now();
-      const frame = JSON.parse(textOf(data)) as ServerFrame;
-      if (frame.type === 'hello' && !settled) {
-        settled = true;
-        clearTimeout(timer);
-        user.open = true;
-        tally.open += 1;
-        tally.connectLatency.record(now - startedAt);
-        resolve();
-        return;
-      }
-      tally.record(user, frame, now);
+      if (!protocol.onText(textOf(data), now) || settled) return;
+      settled = true;
+      clearTimeout(timer);
+      user.open = true;
+      tally.open += 1;
+      tally.connectLatency.record(now - startedAt);
+      resolve();
     });
     socket.on('unexpected-response', (_req, res) => failed(`HTTP ${res.statusCode}`));
     socket.on('error', (err: NodeJS.ErrnoException) => failed(err.code ?? err.message));
     socket.on('close', (code) => {
-      if (!settled) return failed(`closed ${code} before hello`);
+      if (!settled) return failed(`closed ${code} before ${protocol.awaited}`);
       if (user.open) {
         user.open = false;
         tally.open -= 1;
