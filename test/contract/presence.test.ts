@@ -28,7 +28,12 @@ interface PresenceHarness {
 }
 
 const LONG_TTL_MS = 60_000;
-const SHORT_TTL_MS = 300;
+/**
+ * A shard's index outlives its last write by two ttls; a sweep that comes later finds
+ * nothing to claim (in a deployment, sweeps come every quarter ttl). Long enough that a
+ * loaded machine still sweeps within that window.
+ */
+const SHORT_TTL_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const count = (values: boolean[]) => values.filter(Boolean).length;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
