@@ -7,7 +7,17 @@
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
-import { accessibilityProblems, buildTestPage, chromiumMissing, launchBrowser, signIn, watchPageProblems } from '../helpers/browser.js';
+import {
+  BROWSER_FILE_TIMEOUT_MS,
+  accessibilityProblems,
+  buildTestPage,
+  chromiumMissing,
+  launchBrowser,
+  signIn,
+  watchPageProblems,
+} from '../helpers/browser.js';
+
+t.setTimeout(BROWSER_FILE_TIMEOUT_MS);
 
 const onePixelPng = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',

@@ -5,7 +5,17 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { startInstance, startTestStack, uniqueId } from '../helpers/test-stack.js';
-import { buildTestPage, chromiumMissing, launchBrowser, signIn, twoPeopleOnTwoInstances, watchPageProblems } from '../helpers/browser.js';
+import {
+  BROWSER_FILE_TIMEOUT_MS,
+  buildTestPage,
+  chromiumMissing,
+  launchBrowser,
+  signIn,
+  twoPeopleOnTwoInstances,
+  watchPageProblems,
+} from '../helpers/browser.js';
+
+t.setTimeout(BROWSER_FILE_TIMEOUT_MS);
 
 const onePixelPng = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',

@@ -8,7 +8,9 @@ import type { Page } from 'playwright-core';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../src/adapters/s3/client.js';
 import { type TestStack } from '../helpers/test-stack.js';
-import { chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+import { BROWSER_FILE_TIMEOUT_MS, chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+
+t.setTimeout(BROWSER_FILE_TIMEOUT_MS);
 
 const onePixelPng = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',

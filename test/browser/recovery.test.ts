@@ -6,7 +6,9 @@
 import t from 'tap';
 import type { Locator, Page } from 'playwright-core';
 import { startInstance } from '../helpers/test-stack.js';
-import { chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+import { BROWSER_FILE_TIMEOUT_MS, chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+
+t.setTimeout(BROWSER_FILE_TIMEOUT_MS);
 
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 const texts = (log: Locator) => log.locator('.message .text').allTextContents();

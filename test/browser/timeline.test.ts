@@ -5,7 +5,9 @@
  */
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { accessibilityProblems, chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+import { BROWSER_FILE_TIMEOUT_MS, accessibilityProblems, chromiumMissing, twoPeopleOnTwoInstances } from '../helpers/browser.js';
+
+t.setTimeout(BROWSER_FILE_TIMEOUT_MS);
 
 const chatButton = (page: Page, name: string) => page.locator('#chat-list .chat-item', { hasText: name });
 

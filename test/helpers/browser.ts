@@ -19,6 +19,14 @@ export const chromiumMissing: string | false = existsSync(chromiumPath)
   ? false
   : `Chromium is missing (no ${chromiumPath}); install it (apt-get install chromium) to run the browser tests`;
 
+/**
+ * How long one browser test file may take (tap's `timeout` of 120 s is for the others).
+ * A file drives two or three Chromium pages through several scenes; on a loaded CI
+ * machine, with other files' instances and browsers on the same cores, one took 120 s
+ * where it takes 35 s on a quiet one.
+ */
+export const BROWSER_FILE_TIMEOUT_MS = 360_000;
+
 const chromiumArgs = [
   '--headless',
   '--no-sandbox',
