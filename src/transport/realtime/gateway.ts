@@ -21,6 +21,7 @@ import { errorFrame, errorFrameFor } from './error-frames.js';
 import { decodeClientFrame } from './frame-decoder.js';
 import type { FrameHandler } from './frame-handlers.js';
 import type { ClientLimits } from './protocol.js';
+import { releaseUpgradeObjects, rememberUpgradeResponse } from './upgrade-objects.js';
 
 export interface GatewayDeps {
   settings: Config['realtime'];
@@ -167,8 +168,9 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
 
   app.get(
     '/ws',
-    { websocket: true, preValidation: [refuseWhileDraining, app.requireUser, checkOrigin, checkSocketCap] },
+    { websocket: true, preValidation: [refuseWhileDraining, app.requireUser, checkOrigin, checkSocketCap, rememberUpgradeResponse] },
     (socket: WebSocket, req: FastifyRequest) => {
+      releaseUpgradeObjects(socket, req);
       const user = req.user!;
       socketsOf.set(user.userId, (socketsOf.get(user.userId) ?? 0) + 1);
       const connection = new ClientConnection(
@@ -180,11 +182,13 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
           sessionHash: user.sessionHash,
           sessionExpiresAt: user.sessionExpiresAt,
         },
-        req.log.child({ userId: user.userId }),
+        // From the app's logger, not the request's: one child per socket instead of two.
+        app.log.child({ reqId: req.id, userId: user.userId }),
         { softBytes: settings.sendSoftLimitBytes, hardBytes: settings.sendHardLimitBytes },
         deps.metrics.frameSent,
         deps.metrics.frameDropped,
       );
+      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
       connection.log.debug({ connId: connection.id }, 'socket open');
 
       // Listeners are attached before any await: frames that arrive during set-up
@@ -220,7 +224,6 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
       socket.on('pong', () => {
         connection.alive = true;
       });
-      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
       connection.closeAtSessionExpiry();
       socket.on('close', () => {
         connection.markClosed();
