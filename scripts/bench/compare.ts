@@ -311,9 +311,9 @@ function byRate(side: Side): Map<number, { deliveriesPerSecond: number; p99: num
       return [
         rate,
         {
-          deliveriesPerSecond: median(steps.map((s) => s.deliveriesPerSecond)),
-          p99: median(steps.map((s) => s.p99)),
-          cpu: median(steps.map((s) => s.cpuMicrosPerDelivery)),
+          deliveriesPerSecond: round(median(steps.map((s) => s.deliveriesPerSecond))),
+          p99: round(median(steps.map((s) => s.p99))),
+          cpu: round(median(steps.map((s) => s.cpuMicrosPerDelivery))),
           met: median(steps.map((s) => (s.met ? 1 : 0))) >= 0.5,
         },
       ];
