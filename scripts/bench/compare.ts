@@ -29,6 +29,7 @@ import { connectAll, disconnectAll, RunTally, type ServerFrame } from '../load/l
 import { layoutUsers, prepareUsers, roomsOf, type LoadUser, type Room } from '../load/prepare-users.js';
 import { cpuSecondsIfAlive, residentMiB } from '../load/proc-stats.js';
 import type { Target } from '../load/load-options.js';
+import { serverNodeVersion } from '../load/processes.js';
 import { startBenchStack } from './bench-stack.js';
 import { connectSocketIoClients, sendOverSocketIo, startSocketIoProcess } from './socketio-clients.js';
 
@@ -342,7 +343,7 @@ function summarize(
 
   log();
   log(
-    `summary (${round(seconds)} s; ${settings.clients} clients, rooms of ${settings.roomSize}, 2 instances each, ${settings.messageBytes}-byte messages)`,
+    `summary (${round(seconds)} s; ${settings.clients} clients, rooms of ${settings.roomSize}, 2 instances each on node ${serverNodeVersion()}, ${settings.messageBytes}-byte messages)`,
   );
   log(`  ${PERSISTENCE_NOTE}.`);
   log('  measured                                   | huddle | socket.io | huddle/socket.io');

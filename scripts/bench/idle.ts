@@ -30,7 +30,7 @@ import { connectAll, disconnectAll, RunTally } from '../load/load-clients.js';
 import { inParallel } from '../load/in-parallel.js';
 import { createRooms, layoutUsers, type LoadUser } from '../load/prepare-users.js';
 import { cpuSeconds, residentMiB } from '../load/proc-stats.js';
-import { repoRoot, stopProcess } from '../load/processes.js';
+import { repoRoot, serverNode, serverNodeVersion, stopProcess } from '../load/processes.js';
 import { startLoadStack } from '../load/stack.js';
 import { writeUsersToTables } from '../load/table-users.js';
 import type { Target } from '../load/load-options.js';
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
         HEAP_SNAPSHOT_DIR: settings.snapshots ? snapshotDir : undefined,
       };
       const { entry, env } = serverLaunch(server, stack.env, baseUrl, common);
-      const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(serverNode, [...nodeArgs, entry], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
       await waitReady(baseUrl, child);
       await sleep(SETTLE_MS);
@@ -204,7 +204,9 @@ async function main(): Promise<void> {
   }
 
   log();
-  log(`summary: ${settings.connections} idle connections per server, rooms of ${settings.roomSize}, one instance, node ${process.version}`);
+  log(
+    `summary: ${settings.connections} idle connections per server, rooms of ${settings.roomSize}, one instance, servers on node ${serverNodeVersion()}`,
+  );
   log(
     '  server    | RSS at rest MiB | heap at rest MiB | RSS KiB/conn | heap KiB/conn | external KiB/conn | % of a core, idle with heartbeats',
   );

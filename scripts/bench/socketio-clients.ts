@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
-import { repoRoot, stopProcess } from '../load/processes.js';
+import { repoRoot, serverNode, stopProcess } from '../load/processes.js';
 import { inParallel } from '../load/in-parallel.js';
 import { trackConnection, type RunTally } from '../load/load-clients.js';
 import type { LoadUser } from '../load/prepare-users.js';
@@ -35,7 +35,7 @@ export async function startSocketIoProcess(options: {
   nodeArgs?: string[];
 }): Promise<SocketIoProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'scripts/bench/socketio-server.ts'], {
+  const child = spawn(serverNode, [...(options.nodeArgs ?? []), '--import', 'tsx', 'scripts/bench/socketio-server.ts'], {
     cwd: repoRoot,
     env: { ...process.env, NODE_ENV: 'production', PORT: String(options.port), REDIS_URL: options.redisUrl, SOCKETIO_KEY: options.key },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,10 +1,22 @@
 /** Child processes of the load tools: huddle instances started as `npm start` runs them, and how they stop. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The Node binary the servers under load run on: `BENCH_NODE` when set (say, the
+ * image's Node beside the machine's), else the one running this tool. The load
+ * generator itself stays on this one, so only the servers change.
+ */
+export const serverNode = process.env.BENCH_NODE || process.execPath;
+
+/** `serverNode`'s version, for reports. */
+export function serverNodeVersion(): string {
+  return serverNode === process.execPath ? process.version : execFileSync(serverNode, ['--version'], { encoding: 'utf8' }).trim();
+}
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
 export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
@@ -50,7 +62,7 @@ export interface InstanceOptions {
 /** Starts `src/server.ts` on `port` (HOST 127.0.0.1) and resolves once /readyz answers. */
 export async function startInstanceProcess(options: InstanceOptions): Promise<InstanceProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(serverNode, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: options.root ?? repoRoot,
     env: { ...options.env, HOST: '127.0.0.1', PORT: String(options.port), PUBLIC_URL: baseUrl },
     stdio: ['ignore', 'ignore', options.output ?? 'inherit'],
