@@ -12,7 +12,7 @@
  */
 import { Cluster, type ClusterOptions } from 'ioredis';
 import type { Logger } from '../../domain/logger.js';
-import { OFFLINE_RETRIES, closeConnection, reconnectDelay, type RedisCredentials } from './connection.js';
+import { closeConnection, clusterConnectionOptions, type RedisCredentials } from './connection.js';
 import type { PubSubTransport } from './standalone-transport.js';
 
 export function createShardedTransport(opts: {
@@ -21,22 +21,13 @@ export function createShardedTransport(opts: {
   nodeId: string;
   logger: Logger;
 }): PubSubTransport {
-  const seed = new URL(opts.url);
-  const nodeOptions = {
-    username: seed.username ? decodeURIComponent(seed.username) : undefined,
-    password: opts.credentials?.password ?? (seed.password ? decodeURIComponent(seed.password) : undefined),
-    tls: opts.credentials?.tls || seed.protocol === 'rediss:' ? {} : undefined,
-    maxRetriesPerRequest: OFFLINE_RETRIES,
+  const target = { url: opts.url, cluster: true, credentials: opts.credentials };
+  const cluster = (name: string, extra: Partial<ClusterOptions> = {}) => {
+    const { startNodes, options } = clusterConnectionOptions(target, name);
+    return new Cluster(startNodes, { ...options, ...extra });
   };
-  const startNode = { host: seed.hostname, port: Number(seed.port || 6379) };
-  const clusterOptions = (name: string): ClusterOptions => ({
-    lazyConnect: true,
-    clusterRetryStrategy: reconnectDelay,
-    ...(nodeOptions.tls ? { dnsLookup: (address, done) => done(null, address) } : {}), // TLS: connect by the names the certificates carry
-    redisOptions: { ...nodeOptions, connectionName: name },
-  });
-  const publisher = new Cluster([startNode], clusterOptions(`huddle-pub-${opts.nodeId}`));
-  const subscriber = new Cluster([startNode], { ...clusterOptions(`huddle-sub-${opts.nodeId}`), shardedSubscribers: true });
+  const publisher = cluster(`huddle-pub-${opts.nodeId}`);
+  const subscriber = cluster(`huddle-sub-${opts.nodeId}`, { shardedSubscribers: true });
 
   for (const [client, role] of [
     [publisher, 'publisher'],
