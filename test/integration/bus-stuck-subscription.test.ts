@@ -19,8 +19,9 @@ import { until } from '../helpers/until.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** ioredis names each connection; the bus's subscriber is `huddle-sub-<nodeId>`. */
+/** ioredis names each connection; the bus's subscriber is `huddle-sub-<nodeId>`, its publisher `huddle-pub-<nodeId>`. */
 const subscriberOf = (nodeId: string) => (clientBytes: string) => clientBytes.includes(`huddle-sub-${nodeId}`);
+const publisherOf = (nodeId: string) => (clientBytes: string) => clientBytes.includes(`huddle-pub-${nodeId}`);
 
 async function readyz(instance: TestInstance) {
   const res = await fetch(`${instance.baseUrl}/readyz`);
@@ -153,6 +154,41 @@ if (noRedisServer) {
     const live = await bobSocket.next('message', (f) => f.message.clientMsgId === 'after');
     t.equal(live.message.seq, 2, 'the chat channel is subscribed again');
   });
+
+  t.test(
+    'a frozen publisher connection: the probe notices, re-opens it, and what it held reaches the other instance once, in order',
+    async (t) => {
+      const { proxy, a, b } = await scene(t, stack, { BUS_PROBE_INTERVAL_MS: '500' });
+      const alice = await person(a, 'alice');
+      const bob = await person(b, 'bob');
+      const chatId = await openDirect(a, alice, bob);
+      const aliceSocket = await online(t, a, alice);
+      const bobSocket = await online(t, b, bob);
+      aliceSocket.send({ type: 'send', chatId, clientMsgId: 'before', text: 'before' });
+      await bobSocket.next('message', (f) => f.message.clientMsgId === 'before');
+
+      // A's publisher connection stays open and silent (its new ones too, until healed); A's other connections work.
+      const acceptedBefore = proxy.accepted;
+      proxy.blackhole(publisherOf(a.services.nodeId));
+      for (const n of [1, 2, 3]) {
+        aliceSocket.send({ type: 'send', chatId, clientMsgId: `frozen-${n}`, text: `while frozen ${n}` });
+        await aliceSocket.next('ack', (f) => f.clientMsgId === `frozen-${n}`);
+      }
+      await until(async () => (await readyz(a)).status === 503, '/readyz on A to fail while its publisher is frozen');
+      await until(() => proxy.accepted > acceptedBefore, 'A to re-open its publisher connection', 15_000);
+      t.equal(liveSeqs(bobSocket, chatId).length, 1, 'nothing reached bob while the publisher was frozen');
+
+      // The re-opened connection froze too; once the network is back, the next re-open gets through.
+      proxy.heal();
+      for (const n of [2, 3, 4]) await bobSocket.next('message', (f) => f.message.seq === n, 15_000);
+      t.same(liveSeqs(bobSocket, chatId), [1, 2, 3, 4], 'what the frozen connection held reached bob live, once and in order');
+      await until(async () => (await readyz(a)).status === 200, '/readyz on A to recover');
+
+      aliceSocket.send({ type: 'send', chatId, clientMsgId: 'after', text: 'after' });
+      const live = await bobSocket.next('message', (f) => f.message.clientMsgId === 'after');
+      t.equal(live.message.seq, 5, 'live delivery from A resumed without restarting it');
+    },
+  );
 
   t.test('Redis closes a lagging subscriber for its output buffer: A re-subscribes, resyncs, and sync fills the gap', async (t) => {
     const senders = 8;

@@ -9,9 +9,13 @@
  * whose PUBLISH Redis acknowledged and that did not come back means the
  * subscription is stuck: the owner re-opens the subscriber connection, and the
  * bus reports itself not ready until a probe comes back again. A probe whose
- * PUBLISH got no answer says nothing about the subscription (Redis or the
- * publisher is away, which the readiness ping and the reconnect path handle): it
- * is not judged, and no new probe piles up behind it.
+ * PUBLISH got no answer says nothing about the subscription: it is not judged,
+ * and no new probe piles up behind it. If the publisher's connection still looks
+ * open after a whole interval without that answer, the connection itself is
+ * frozen (no FIN, no RST: ioredis would wait for TCP keepalive, hours), so the
+ * owner re-opens it, and the PUBLISHes it held are sent again on the new one.
+ * While Redis is really away the connection does not look open, and its own
+ * reconnect path is left to work.
  */
 import type { Logger } from '../../domain/logger.js';
 
@@ -23,6 +27,10 @@ export interface BusProbeOptions {
   restore(): void;
   /** Once per stuck episode, for the metric. */
   onStuck(): void;
+  /** Whether the publisher's connection looks open: an unanswered PUBLISH then means it is frozen, not reconnecting. */
+  publisherLooksConnected(): boolean;
+  /** The publisher's connection is frozen: re-open it. Called again each interval it stays so. */
+  restorePublisher(): void;
   logger: Logger;
   now?: () => number;
 }
@@ -90,6 +98,13 @@ export function createBusProbe(opts: BusProbeOptions): BusProbe {
         );
       }
       opts.restore();
+    }
+    if (missed && !missed.acknowledged && opts.publisherLooksConnected()) {
+      log.warn(
+        { intervalMs: opts.intervalMs },
+        'bus publisher frozen: a probe PUBLISH got no answer on a connection that looks open; re-opening the publisher connection',
+      );
+      opts.restorePublisher();
     }
     // An unacknowledged probe may still be waiting on the publisher: no second one behind it.
     if (!missed || missed.acknowledged) send();

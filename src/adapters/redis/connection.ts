@@ -100,17 +100,32 @@ export function openCommandConnection(target: RedisTarget, name: string, extra: 
   return new Redis(target.url, { ...baseConnectionOptions(name, target.credentials), ...extra });
 }
 
-/** Closes a connection politely when it is up, at once when it is not (QUIT would wait in the offline queue). */
+/** How long a QUIT may wait for Redis's answer before the connection is simply dropped. */
+const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Closes a connection politely when it is up, at once when it is not (QUIT would wait
+ * in the offline queue). A connection that looks up and answers nothing (a frozen flow)
+ * is dropped after `QUIT_TIMEOUT_MS`: shutting down never waits on it.
+ */
 export async function closeConnection(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();
     return;
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await client.quit();
+    await Promise.race([
+      client.quit(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('QUIT unanswered')), QUIT_TIMEOUT_MS);
+      }),
+    ]);
   } catch {
     client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

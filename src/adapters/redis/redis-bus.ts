@@ -101,6 +101,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
       transport.reopenSubscriber();
     },
     onStuck: () => opts.metrics?.busSubscriberLost('stuck'),
+    publisherLooksConnected: () => transport.publisherLooksConnected(),
+    restorePublisher: () => transport.reopenPublisher(),
     logger: log,
   });
 

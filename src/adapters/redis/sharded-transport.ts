@@ -62,6 +62,11 @@ export function createShardedTransport(opts: {
       // The whole cluster client reconnects: every shard's subscriber is replaced, then `subscribersReady`.
       subscriber.disconnect(true);
     },
+    // 'connect': the TCP connection is up and the handshake unanswered, which a frozen flow can stall for good too.
+    publisherLooksConnected: () => publisher.status === 'ready' || publisher.status === 'connect',
+    reopenPublisher() {
+      publisher.disconnect(true);
+    },
     async start() {
       try {
         await Promise.all([publisher.connect(), subscriber.connect()]);

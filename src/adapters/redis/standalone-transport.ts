@@ -22,6 +22,10 @@ export interface PubSubTransport {
    * alive and delivers nothing; `onResubscribeNeeded` follows once it is back.
    */
   reopenSubscriber(): void;
+  /** The publishing connection's TCP flow is up as far as the client knows (not connecting, reconnecting or closed). */
+  publisherLooksConnected(): boolean;
+  /** Drops the publishing connection and connects again; commands it held unanswered are sent again. */
+  reopenPublisher(): void;
   /** Resolves when both sides are connected; rejects, leaving nothing running, if Redis cannot be reached. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +69,12 @@ export function createStandaloneTransport(opts: {
     reopenSubscriber() {
       // disconnect(true) ends the stream (destroying it if it does not close in 2 s) and reconnects with the usual backoff.
       subscriber.disconnect(true);
+    },
+    // 'connect': the TCP connection is up and the handshake unanswered, which a frozen flow can stall for good too.
+    publisherLooksConnected: () => publisher.status === 'ready' || publisher.status === 'connect',
+    reopenPublisher() {
+      // Unanswered commands are sent again on the new connection (ioredis's autoResendUnfulfilledCommands).
+      publisher.disconnect(true);
     },
     async start() {
       // connect() rejects with a bare "Connection is closed"; the 'error' event before it says why.
