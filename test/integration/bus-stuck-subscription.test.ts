@@ -58,6 +58,21 @@ async function online(t: Tap, instance: TestInstance, who: Person): Promise<Chat
   return client;
 }
 
+/**
+ * Alice on `from` and bob on `to` in a direct chat, both online, and one message that
+ * already crossed from alice to bob (seq 1): the state every fault below starts from.
+ */
+async function conversationAcross(t: Tap, from: TestInstance, to: TestInstance) {
+  const alice = await person(from, 'alice');
+  const bob = await person(to, 'bob');
+  const chatId = await openDirect(from, alice, bob);
+  const aliceSocket = await online(t, from, alice);
+  const bobSocket = await online(t, to, bob);
+  aliceSocket.send({ type: 'send', chatId, clientMsgId: 'before', text: 'before the fault' });
+  await bobSocket.next('message', (f) => f.message.clientMsgId === 'before');
+  return { chatId, aliceSocket, bobSocket };
+}
+
 /** The ack or the refusal of one send, among the frames received since `from`. */
 async function answerTo(client: ChatClient, clientMsgId: string, from: number) {
   const isAnswer = (f: Frame): f is Extract<Frame, { type: 'ack' | 'error' }> =>
@@ -94,14 +109,7 @@ if (noRedisServer) {
 
   t.test('a paused subscriber: the probe notices, /readyz names it, the subscription comes back and sync fills the gap', async (t) => {
     const { proxy, a, b, isASubscriber } = await scene(t, stack, { BUS_PROBE_INTERVAL_MS: '500' });
-    const alice = await person(b, 'alice');
-    const bob = await person(a, 'bob');
-    const chatId = await openDirect(b, alice, bob);
-    const aliceSocket = await online(t, b, alice);
-    const bobSocket = await online(t, a, bob);
-
-    aliceSocket.send({ type: 'send', chatId, clientMsgId: 'before', text: 'before the pause' });
-    await bobSocket.next('message', (f) => f.message.clientMsgId === 'before');
+    const { chatId, aliceSocket, bobSocket } = await conversationAcross(t, b, a);
     t.equal((await readyz(a)).status, 200, 'ready before the fault');
 
     // The subscriber's connection stays open and silent: no FIN, no RST, nothing delivered.
@@ -135,13 +143,7 @@ if (noRedisServer) {
 
   t.test('channels unsubscribed behind the bus’s back: the probe notices and re-subscribes', async (t) => {
     const { proxy, a, b, isASubscriber } = await scene(t, stack, { BUS_PROBE_INTERVAL_MS: '500' });
-    const alice = await person(b, 'alice');
-    const bob = await person(a, 'bob');
-    const chatId = await openDirect(b, alice, bob);
-    const aliceSocket = await online(t, b, alice);
-    const bobSocket = await online(t, a, bob);
-    aliceSocket.send({ type: 'send', chatId, clientMsgId: 'before', text: 'before' });
-    await bobSocket.next('message', (f) => f.message.clientMsgId === 'before');
+    const { chatId, aliceSocket, bobSocket } = await conversationAcross(t, b, a);
 
     // Redis drops every subscription of A's subscriber connection; the connection stays up.
     t.equal(proxy.inject(isASubscriber, 'UNSUBSCRIBE\r\n'), 1, 'the UNSUBSCRIBE went on the subscriber connection');
@@ -159,13 +161,7 @@ if (noRedisServer) {
     'a frozen publisher connection: the probe notices, re-opens it, and what it held reaches the other instance once, in order',
     async (t) => {
       const { proxy, a, b } = await scene(t, stack, { BUS_PROBE_INTERVAL_MS: '500' });
-      const alice = await person(a, 'alice');
-      const bob = await person(b, 'bob');
-      const chatId = await openDirect(a, alice, bob);
-      const aliceSocket = await online(t, a, alice);
-      const bobSocket = await online(t, b, bob);
-      aliceSocket.send({ type: 'send', chatId, clientMsgId: 'before', text: 'before' });
-      await bobSocket.next('message', (f) => f.message.clientMsgId === 'before');
+      const { chatId, aliceSocket, bobSocket } = await conversationAcross(t, a, b);
 
       // A's publisher connection stays open and silent (its new ones too, until healed); A's other connections work.
       const acceptedBefore = proxy.accepted;
