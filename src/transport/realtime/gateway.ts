@@ -188,7 +188,13 @@ export function registerGateway(app: FastifyInstance, deps: GatewayDeps): void {
         deps.metrics.frameSent,
         deps.metrics.frameDropped,
       );
-      socket.on('error', (err) => connection.log.warn({ err }, 'socket error'));
+      // Replaces the plugin's listener (released above) and does what it did: a socket that
+      // erred (a malformed or oversize frame; ws has already sent its close code) is cut at
+      // once rather than after the close handshake's timeout.
+      socket.on('error', (err) => {
+        connection.log.warn({ err }, 'socket error');
+        socket.terminate();
+      });
       connection.log.debug({ connId: connection.id }, 'socket open');
 
       // Listeners are attached before any await: frames that arrive during set-up
