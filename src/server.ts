@@ -2,6 +2,7 @@
  * Process entry: read the configuration, start or join the local stack when there
  * are no AWS settings, build the app, listen, and shut down gracefully.
  */
+import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, freezeConfig, parseConfig, type ConfigDraft } from './config.js';
 import { buildApp } from './app.js';
@@ -14,12 +15,15 @@ import { buildMetricsListener } from './transport/http/metrics-listener.js';
  */
 const AFTER_DRAIN_GRACE_MS = 25_000;
 
+/** The built page: this file runs as src/server.ts (tsx) or as the bundle dist/server.js, one folder below the root either way. */
+const PAGE_DIR = fileURLToPath(new URL('../dist/public/', import.meta.url));
+
 async function localStackFor(draft: ConfigDraft) {
-  // Imported only here: the emulators are development dependencies, absent from the image.
+  // Imported only here, and left out of the bundle: the emulators are development dependencies, absent from the image.
   const local = await import('./local/stack.js').catch((err: unknown) => {
     throw new Error(
-      'COGNITO_USER_POOL_ID is not set, so huddle would run its local stack, but the emulators are not installed here ' +
-        '(a production image has no development dependencies). Set the AWS variables (see README), or run from a full checkout with npm install.',
+      'COGNITO_USER_POOL_ID is not set, so huddle would run its local stack, which is not available here: the built server ' +
+        '(dist/server.js, as in the image) leaves it out, and its emulators are development dependencies. Set the AWS variables (see README), or run `npm start` in a full checkout.',
       { cause: err },
     );
   });
@@ -55,7 +59,7 @@ async function main() {
   let services: Awaited<ReturnType<typeof compose>>;
   try {
     services = await compose(config);
-    app = await buildApp(config, services);
+    app = await buildApp(config, services, { pageDir: PAGE_DIR });
   } catch (err) {
     await stack?.close();
     throw err;

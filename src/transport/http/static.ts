@@ -7,8 +7,8 @@ import helmet from '@fastify/helmet';
 
 /**
  * Where `npm run build` (and `npm start`) put the bundled page: `dist/public/` at the
- * repository root. This module sits three folders down both in `src/` (run by tsx)
- * and in `dist/` (the image), so the same relative step finds it from either.
+ * repository root, three folders up from this module in `src/`. The server's entry
+ * passes its own path, as this module has none of its own inside the bundled server.
  */
 export const pageDir = fileURLToPath(new URL('../../../dist/public/', import.meta.url));
 
