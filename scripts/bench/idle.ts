@@ -1,5 +1,5 @@
 /**
- * npm run bench:idle -- [--connections 2000] [--hold 60] [--servers huddle,socket.io,ws]
+ * npm run bench:idle -- [--connections 2000] [--hold 60] [--servers huddle,socket.io,ws] [--memory-limit 1024]
  *
  * What an idle connection costs, and what an instance costs at rest, for huddle run as
  * the container image runs it (`npm run build`, then `node dist/server.js` with
@@ -13,7 +13,8 @@
  * 10 (huddle's users written into the tables as `loadtest --prepare tables` does, each
  * with its `hello`), then RSS and heap again; heap figures are read after a forced full
  * collection (heap-probe.ts); then CPU over --hold seconds of nothing but heartbeats
- * (every 25 s in all three), as a share of one core.
+ * (every 25 s in all three), as a share of one core. With --memory-limit the servers
+ * run in a memory cgroup of that size, so V8 sizes its heap as on an ECS task of it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -30,6 +31,7 @@ import { connectAll, disconnectAll, RunTally } from '../load/load-clients.js';
 import { inParallel } from '../load/in-parallel.js';
 import { createRooms, layoutUsers, type LoadUser } from '../load/prepare-users.js';
 import { cpuSeconds, residentMiB } from '../load/proc-stats.js';
+import { createMemoryCgroup } from '../load/memory-cgroup.js';
 import { repoRoot, serverNode, serverNodeVersion, stopProcess } from '../load/processes.js';
 import { startLoadStack } from '../load/stack.js';
 import { writeUsersToTables } from '../load/table-users.js';
@@ -44,11 +46,18 @@ const usage = `usage: npm run bench:idle -- [options]
   --connections N   idle connections per server (2000; 10 to 20000)
   --hold S          seconds of idle hold over which CPU is measured; heartbeats come every 25 s (60; 10 to 600)
   --servers LIST    which to measure, in order (huddle,socket.io,ws)
-  --snapshots       also write a heap snapshot at rest and with the connections (.data/bench-build/snapshots)`;
+  --snapshots       also write a heap snapshot at rest and with the connections (.data/bench-build/snapshots)
+  --memory-limit M  run the servers in a Linux memory cgroup of M MiB, as on an ECS task of that size (needs root)`;
 
 const values = parseOptions(
   process.argv.slice(2),
-  { connections: { type: 'string' }, hold: { type: 'string' }, servers: { type: 'string' }, snapshots: { type: 'boolean' } },
+  {
+    connections: { type: 'string' },
+    hold: { type: 'string' },
+    servers: { type: 'string' },
+    snapshots: { type: 'boolean' },
+    'memory-limit': { type: 'string' },
+  },
   usage,
 );
 const settings = {
@@ -60,6 +69,10 @@ const settings = {
   }),
   roomSize: 10,
   snapshots: values.snapshots ?? false,
+  memoryLimitMiB:
+    values['memory-limit'] === undefined
+      ? undefined
+      : Math.floor(numberOption('memory-limit', values['memory-limit'], { default: 1024, min: 128, max: 65_536 })),
 };
 const SETTLE_MS = 5000;
 const buildDir = path.join(repoRoot, '.data', 'bench-build');
@@ -134,12 +147,14 @@ async function probe(child: ChildProcess, file: string): Promise<Memory> {
 async function main(): Promise<void> {
   log(`bench:idle ${JSON.stringify(settings)}`);
   await buildEverything();
+  const cgroup = settings.memoryLimitMiB === undefined ? undefined : await createMemoryCgroup(settings.memoryLimitMiB);
   const stack = await startLoadStack({ redisUrl: redisServerUnavailable() ? process.env.REDIS_URL : undefined });
   const children: ChildProcess[] = [];
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       void Promise.all(children.map((c) => stopProcess(c)))
         .then(() => stack.close())
+        .then(() => cgroup?.remove())
         .finally(() => process.exit(130));
     });
   }
@@ -161,7 +176,8 @@ async function main(): Promise<void> {
         HEAP_SNAPSHOT_DIR: settings.snapshots ? snapshotDir : undefined,
       };
       const { entry, env } = serverLaunch(server, stack.env, baseUrl, common);
-      const child = spawn(serverNode, [...nodeArgs, entry], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+      const launch = cgroup ? cgroup.wrap(serverNode, [...nodeArgs, entry]) : { command: serverNode, args: [...nodeArgs, entry] };
+      const child = spawn(launch.command, launch.args, { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
       await waitReady(baseUrl, child);
       await sleep(SETTLE_MS);
@@ -201,11 +217,13 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(children.map((c) => stopProcess(c)));
     await stack.close();
+    await cgroup?.remove();
   }
 
   log();
   log(
-    `summary: ${settings.connections} idle connections per server, rooms of ${settings.roomSize}, one instance, servers on node ${serverNodeVersion()}`,
+    `summary: ${settings.connections} idle connections per server, rooms of ${settings.roomSize}, one instance, servers on node ${serverNodeVersion()}` +
+      (cgroup ? ` in a ${cgroup.limitMiB} MiB memory cgroup` : ''),
   );
   log(
     '  server    | RSS at rest MiB | heap at rest MiB | RSS KiB/conn | heap KiB/conn | external KiB/conn | % of a core, idle with heartbeats',

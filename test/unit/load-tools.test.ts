@@ -1,12 +1,18 @@
 /**
  * The measuring parts of the load tools: percentiles from the constant-memory
- * histogram agree with exact ones, and a listening port leads to its process.
+ * histogram agree with exact ones, a listening port leads to its process, and a
+ * server started for a memory cgroup joins it as the very process that runs.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { LatencyHistogram } from '../../scripts/load/latency-histogram.js';
 import { percentile } from '../../scripts/load/percentile.js';
 import { pidListeningOn } from '../../scripts/load/proc-stats.js';
+import { cgroupLayout, joinAndExec } from '../../scripts/load/memory-cgroup.js';
 import { freePort } from '../helpers/free-port.js';
 
 t.test('histogram percentiles match exact percentiles to the bucket (0.1 ms)', async (t) => {
@@ -44,4 +50,20 @@ t.test('the process listening on a port is found through /proc', async (t) => {
   const { port } = server.address() as net.AddressInfo;
   t.equal(await pidListeningOn(port), process.pid, 'this test process');
   t.equal(await pidListeningOn(await freePort()), undefined, 'nobody listens on a free port');
+});
+
+t.test('a command started for a memory cgroup writes its own pid there, then runs with its arguments as that pid', async (t) => {
+  const procsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'cgroup-')), 'cgroup.procs');
+  const launch = joinAndExec(procsFile, process.execPath, [
+    '-e',
+    'process.stdout.write(`${process.pid} ${process.argv[1]}`)',
+    'with space',
+  ]);
+  const run = spawnSync(launch.command, launch.args, { encoding: 'utf8' });
+  t.equal(run.status, 0, run.stderr);
+  const [pid, argument] = [run.stdout.slice(0, run.stdout.indexOf(' ')), run.stdout.slice(run.stdout.indexOf(' ') + 1)];
+  t.equal(readFileSync(procsFile, 'utf8').trim(), pid, 'the pid that joined is the pid that ran the command');
+  t.equal(argument, 'with space', 'arguments pass through unsplit');
+  t.same(cgroupLayout(2, 'b').limitFile, '/sys/fs/cgroup/b/memory.max');
+  t.same(cgroupLayout(1, 'b').limitFile, '/sys/fs/cgroup/memory/b/memory.limit_in_bytes');
 });
