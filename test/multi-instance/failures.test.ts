@@ -74,7 +74,9 @@ t.test('Redis restarted: delivery resumes and clients recover what was published
     'sync returns what the bus lost',
   );
 
-  // Subscriptions come back by themselves: a new message is live again, both ways.
+  // Subscriptions come back by themselves: a new message is live again, both ways. Typing is
+  // at most once, so it is only expected once alice's instance has re-subscribed as well.
+  await aliceSocket.next('resync', (f) => f.reason === 'bus_reconnected', 20_000);
   aliceSocket.send({ type: 'send', chatId, clientMsgId: 'after', text: 'back again' });
   const live = await bobSocket.next('message', (f) => f.message.clientMsgId === 'after', 10_000);
   t.equal(live.message.seq, 3, 'live delivery resumed without restarting an instance');
