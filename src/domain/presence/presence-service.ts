@@ -25,6 +25,13 @@ export interface PresenceService {
 
 export function createPresenceService(deps: PresenceServiceDeps): PresenceService {
   const { store, events } = deps;
+  /**
+   * Users whose `connect` has completed here. Only they are refreshed: a socket is local
+   * from the moment it registers, before its `connect` runs, and a refresh in between
+   * would put the user online unannounced, so that `connect` would see no transition and
+   * nobody would hear that they came online.
+   */
+  const connected = new Set<string>();
 
   async function announce(userId: string, online: boolean, chatIds: readonly string[]) {
     if (chatIds.length > 0) await events.publish({ type: 'presence.changed', userId, online, chatIds });
@@ -32,10 +39,13 @@ export function createPresenceService(deps: PresenceServiceDeps): PresenceServic
 
   return {
     async userConnected(userId, chatIds) {
-      if (await store.connect(userId)) await announce(userId, true, chatIds);
+      const cameOnline = await store.connect(userId);
+      connected.add(userId);
+      if (cameOnline) await announce(userId, true, chatIds);
     },
 
     async userDisconnected(userId, chatIds) {
+      connected.delete(userId);
       if (await store.disconnect(userId)) await announce(userId, false, chatIds);
     },
 
@@ -45,7 +55,10 @@ export function createPresenceService(deps: PresenceServiceDeps): PresenceServic
       // Refresh well inside the ttl so one late tick does not take anyone offline.
       const refresh = setInterval(
         () => {
-          const users = localUsers();
+          const local = new Set(localUsers());
+          // A user whose last socket closed while their connect was still running is not kept.
+          for (const userId of connected) if (!local.has(userId)) connected.delete(userId);
+          const users = [...connected];
           if (users.length > 0) store.refresh(users).catch((err) => deps.onError(err, 'refresh presence'));
         },
         Math.max(50, Math.floor(deps.ttlMs / 3)),
