@@ -74,6 +74,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
   let recoveryRound = 0;
   /** The reconnect under way was asked for by the probe: a stuck subscriber, already counted, not a lost one. */
   let reopenedByProbe = false;
+  /** How many reopens the probe has asked for: a round that started before the latest one must not clear the flag. */
+  let probeReopens = 0;
 
   function track(channel: BusChannel, command: Promise<unknown>, onFailure: (err: unknown) => void): Promise<void> {
     const op: Promise<void> = command.then(
@@ -98,6 +100,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
     publish: (token) => transport.publish(probeChannel, token),
     restore() {
       reopenedByProbe = true;
+      probeReopens++;
       transport.reopenSubscriber();
     },
     onStuck: () => opts.metrics?.busSubscriberLost('stuck'),
@@ -127,6 +130,7 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
 
   transport.onResubscribeNeeded(() => {
     const round = ++recoveryRound;
+    const reopensAtStart = probeReopens;
     if (!reopenedByProbe) {
       opts.metrics?.busSubscriberLost('closed');
       log.warn(
@@ -144,7 +148,8 @@ export async function createRedisBus<Frame extends BusFrame = BusFrame>(opts: Re
         // A later reconnect started its own round, which will announce itself.
         if (round !== recoveryRound || closed) return;
         // Cleared only now: a cluster client reports `subscribersReady` once per shard it replaced.
-        reopenedByProbe = false;
+        // Not when the probe asked for another reopen meanwhile: the reconnect it causes is still its own.
+        if (probeReopens === reopensAtStart) reopenedByProbe = false;
         log.info({ channels: channels.length - 1 }, 'bus reconnected to Redis and re-subscribed');
         probe.probeNow();
         listeners.recovered();
