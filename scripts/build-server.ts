@@ -16,7 +16,7 @@
  *
  *   tsx scripts/build-server.ts          build dist/server.js
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -36,9 +36,10 @@ const leaveOutLocalStack: Plugin = {
 };
 
 export async function buildServer(): Promise<{ file: string; bytes: number }> {
-  // What tsc used to emit (a file per module) must not linger beside the bundle.
-  for (const stale of ['adapters', 'domain', 'local', 'model', 'shared', 'transport']) {
-    await rm(path.join(outDir, stale), { recursive: true, force: true });
+  // dist/ holds the page (built just before) and the bundle; anything else is stale, such as
+  // the file per module an older build emitted, and would ship in the image.
+  for (const entry of await readdir(outDir).catch(() => [])) {
+    if (entry !== 'public') await rm(path.join(outDir, entry), { recursive: true, force: true });
   }
   const outfile = path.join(outDir, 'server.js');
   const result = await build({
