@@ -41,7 +41,7 @@ for _ in $(seq 1 120); do [ -f "$work/data/stack.json" ] && break; sleep 0.5; do
 address() { node -e "process.stdout.write(require(process.argv[1])[process.argv[2]])" "$work/data/stack.json" "$1"; }
 
 # AWS mode, so that nothing of the local stack is imported, with its endpoints overriding AWS's.
-(cd "$work/app" && exec env -i PATH="$PATH" HOME="$HOME" NODE_ENV=production \
+(cd "$work/app" && exec env -i PATH="$PATH" HOME="$HOME" NODE_ENV=production MALLOC_ARENA_MAX=2 \
   PORT=18403 HOST=127.0.0.1 PUBLIC_URL=http://127.0.0.1:18403 LOG_LEVEL=warn \
   AWS_REGION=us-east-1 COGNITO_USER_POOL_ID=us-east-1_Smoke0000 COGNITO_DOMAIN="$(address issuer)" \
   COGNITO_CLIENT_ID="$(address clientId)" SESSION_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n=/+')" \

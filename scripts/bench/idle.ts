@@ -3,7 +3,7 @@
  *
  * What an idle connection costs, and what an instance costs at rest, for huddle run as
  * the container image runs it (`npm run build`, then `node dist/server.js` with
- * NODE_ENV=production, in AWS mode: Cognito settings given, so none of the local
+ * NODE_ENV=production and MALLOC_ARENA_MAX=2, in AWS mode: Cognito settings given, so none of the local
  * stack's emulators is loaded), for the Socket.IO 4 + redis-adapter server of
  * bench:compare, and for a minimal `ws` relay (the floor). The two scripts are bundled
  * with esbuild and run with plain node too, so no server pays for a TypeScript loader.
@@ -252,6 +252,8 @@ function serverLaunch(
       const env: Record<string, string | undefined> = {
         ...common,
         ...stackEnv,
+        // As the image's Dockerfile sets it; a caller's own value wins, to measure without.
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
         PUBLIC_URL: baseUrl,
         // AWS mode, as deployed: sign-in would go to Cognito, which this bench never uses (users are written into the tables).
         COGNITO_USER_POOL_ID: 'us-east-1_bench',
