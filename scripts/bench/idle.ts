@@ -11,9 +11,10 @@
  * One instance of each, one after the other, on the same Redis. For each: RSS and heap
  * at rest (started, 5 s settled, no connections), then N idle connections in rooms of
  * 10 (huddle's users written into the tables as `loadtest --prepare tables` does, each
- * with its `hello`), then RSS and heap again; heap figures are read after a forced full
- * collection (heap-probe.ts); then CPU over --hold seconds of nothing but heartbeats
- * (every 25 s in all three), as a share of one core. With --memory-limit the servers
+ * with its `hello`; for huddle, how long the connects alone took and the DynamoDB
+ * requests they made, from the instance's metrics), then RSS and heap again; heap
+ * figures are read after a forced full collection (heap-probe.ts); then CPU over --hold
+ * seconds of nothing but heartbeats (every 25 s in all three), as a share of one core. With --memory-limit the servers
  * run in a memory cgroup of that size, so V8 sizes its heap as on an ECS task of it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -164,7 +165,9 @@ async function main(): Promise<void> {
       const port = await freePort();
       const baseUrl = `http://127.0.0.1:${port}`;
       const probeFile = path.join(buildDir, `probe-${server}-${port}.json`);
-      const nodeArgs = ['--expose-gc', '--import', path.join(buildDir, 'heap-probe.mjs')];
+      // BENCH_NODE_ARGS reaches the measured servers only, e.g. "--cpu-prof --cpu-prof-dir=prof".
+      const extraArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const nodeArgs = ['--expose-gc', '--import', path.join(buildDir, 'heap-probe.mjs'), ...extraArgs];
       const snapshotDir = path.join(buildDir, 'snapshots', server);
       if (settings.snapshots) await mkdir(snapshotDir, { recursive: true });
       const common = {
@@ -175,7 +178,8 @@ async function main(): Promise<void> {
         HEAP_PROBE_FILE: probeFile,
         HEAP_SNAPSHOT_DIR: settings.snapshots ? snapshotDir : undefined,
       };
-      const { entry, env } = serverLaunch(server, stack.env, baseUrl, common);
+      const metricsPort = await freePort();
+      const { entry, env } = serverLaunch(server, stack.env, baseUrl, common, metricsPort);
       const launch = cgroup ? cgroup.wrap(serverNode, [...nodeArgs, entry]) : { command: serverNode, args: [...nodeArgs, entry] };
       const child = spawn(launch.command, launch.args, { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
@@ -185,7 +189,8 @@ async function main(): Promise<void> {
       log(`${server}: at rest RSS ${round(rest.rss / 2 ** 20)} MiB, heap ${round(rest.heapUsed / 2 ** 20)} MiB (after a full collection)`);
 
       const target: Target = { baseUrl, wsUrl: `ws://127.0.0.1:${port}/ws`, local: true, port };
-      const users = await connectIdle(server, target, stack.env.DYNAMODB_ENDPOINT!, stack.env.TABLE_PREFIX!);
+      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      const users = await connectIdle(server, target, stack.env.DYNAMODB_ENDPOINT!, stack.env.TABLE_PREFIX!, metricsUrl);
       const open = users.filter((u) => u.open).length;
       await sleep(SETTLE_MS);
       const loaded = await probe(child, probeFile);
@@ -246,6 +251,7 @@ function serverLaunch(
   stackEnv: Record<string, string>,
   baseUrl: string,
   common: Record<string, string | undefined>,
+  metricsPort: number,
 ): { entry: string; env: Record<string, string | undefined> } {
   switch (server) {
     case 'huddle': {
@@ -264,7 +270,7 @@ function serverLaunch(
         LOG_LEVEL: 'warn',
         HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       };
-      return { entry: 'dist/server.js', env };
+      return { entry: 'dist/server.js', env: { ...env, METRICS_PORT: String(metricsPort) } };
     }
     case 'socket.io':
       return {
@@ -276,7 +282,22 @@ function serverLaunch(
   }
 }
 
-async function connectIdle(server: ServerKind, target: Target, dynamodbEndpoint: string, tablePrefix: string): Promise<LoadUser[]> {
+/** DynamoDB requests an instance has made so far, retries included, from its metrics. */
+async function dynamoRequests(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('huddle_storage_call_seconds_count{service="dynamodb"'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+async function connectIdle(
+  server: ServerKind,
+  target: Target,
+  dynamodbEndpoint: string,
+  tablePrefix: string,
+  metricsUrl: string,
+): Promise<LoadUser[]> {
   const tag = Date.now().toString(36);
   const users = layoutUsers([target], settings.connections, settings.roomSize, (i) => `idle${tag}u${i}`);
   const tally = new RunTally();
@@ -294,7 +315,15 @@ async function connectIdle(server: ServerKind, target: Target, dynamodbEndpoint:
       db.destroy();
     }
     await createRooms(users);
-    await connectAll(users, 0, tally);
+    // The connects alone: what a reconnect storm after a deploy or a lost instance costs.
+    const requestsBefore = await dynamoRequests(metricsUrl);
+    const { seconds } = await connectAll(users, 0, tally);
+    const requests = (await dynamoRequests(metricsUrl)) - requestsBefore;
+    const open = users.filter((u) => u.open).length;
+    log(
+      `${server}: the connects alone took ${round(seconds)} s (${Math.round(open / seconds)}/s) and ` +
+        `${requests} DynamoDB requests (${round(requests / Math.max(1, open), 2)} per connect)`,
+    );
   } else if (server === 'socket.io') {
     for (const user of users) user.chatId = `room${user.room}`;
     await connectSocketIoClients(users, tally);
