@@ -1,6 +1,6 @@
 import type { Chat } from '../../domain/chats/chat-rules.js';
 import type { ChatsRepository } from '../../domain/chats/ports.js';
-import type { Documents, TransactItem } from './document.js';
+import type { Documents, Row, TransactItem } from './document.js';
 import { appliedIfCondition, conditionFailed, transactionConditionFailed } from './failures.js';
 import { chatKey, userKey, type TableNames } from './table.js';
 
@@ -129,8 +129,11 @@ export function createChatsRepository(db: Documents, tables: TableNames): ChatsR
     get,
 
     async getMany(chatIds) {
-      const rows = await db.batchGet(tables.chats, [...new Set(chatIds)].map(chatKey), { consistent: true });
-      return rows.map(toChat);
+      // Through the batched reads: sockets connecting together share requests, and members of one chat one key.
+      const rows = await Promise.all(
+        [...new Set(chatIds)].map((chatId) => db.get({ TableName: tables.chats, Key: chatKey(chatId), ConsistentRead: true })),
+      );
+      return rows.filter((row): row is Row => row !== undefined).map(toChat);
     },
 
     async chatIdsOf(userId) {
