@@ -10,11 +10,19 @@ import { ensureTables } from '../../src/adapters/dynamodb/tables-admin.js';
 import { tableNames, userKey } from '../../src/adapters/dynamodb/table.js';
 import { requireEnv, uniqueId } from '../helpers/test-stack.js';
 
-t.test('150 connects at once read their rows in two requests, each getting its own', async (t) => {
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** A client of its own and fresh tables, so that the requests each case counts are its own. */
+async function freshTables(t: Tap) {
   const client = createDynamoClient({ region: 'us-east-1', endpoint: requireEnv('DYNAMODB_ENDPOINT') });
   t.teardown(() => client.destroy());
   const tables = tableNames(`${uniqueId('reads')}-`);
   await ensureTables(client, tables);
+  return { client, tables };
+}
+
+t.test('150 connects at once read their rows in two requests, each getting its own', async (t) => {
+  const { client, tables } = await freshTables(t);
   const sent: string[] = [];
   client.middlewareStack.add(
     (next, context) => (args) => {
@@ -49,10 +57,7 @@ t.test('150 connects at once read their rows in two requests, each getting its o
 });
 
 t.test('under load, reads wait for a request in flight and leave together, each still seeing writes done before it', async (t) => {
-  const client = createDynamoClient({ region: 'us-east-1', endpoint: requireEnv('DYNAMODB_ENDPOINT') });
-  t.teardown(() => client.destroy());
-  const tables = tableNames(`${uniqueId('reads')}-`);
-  await ensureTables(client, tables);
+  const { client, tables } = await freshTables(t);
   const sent: number[] = [];
   // The first answers are held back, as a slow network would, so that what follows finds their requests in flight.
   const held: (() => void)[] = [];
@@ -102,10 +107,7 @@ t.test('under load, reads wait for a request in flight and leave together, each 
 });
 
 t.test('requests that hang hold the reads behind them back for a moment, not until they time out', async (t) => {
-  const client = createDynamoClient({ region: 'us-east-1', endpoint: requireEnv('DYNAMODB_ENDPOINT') });
-  t.teardown(() => client.destroy());
-  const tables = tableNames(`${uniqueId('reads')}-`);
-  await ensureTables(client, tables);
+  const { client, tables } = await freshTables(t);
   const hung: (() => void)[] = [];
   let hanging = true;
   client.middlewareStack.add(
