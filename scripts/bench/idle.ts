@@ -3,19 +3,21 @@
  *
  * What an idle connection costs, and what an instance costs at rest, for huddle run as
  * the container image runs it (`npm run build`, then `node dist/server.js` with
- * NODE_ENV=production and MALLOC_ARENA_MAX=2, in AWS mode: Cognito settings given, so none of the local
- * stack's emulators is loaded), for the Socket.IO 4 + redis-adapter server of
- * bench:compare, and for a minimal `ws` relay (the floor). The two scripts are bundled
- * with esbuild and run with plain node too, so no server pays for a TypeScript loader.
+ * NODE_ENV=production and MALLOC_ARENA_MAX=2, in AWS mode: Cognito settings given, so
+ * none of the local stack's emulators is loaded), for the Socket.IO 4 + redis-adapter
+ * server of bench:compare, and for a minimal `ws` relay (the floor). The two scripts
+ * are bundled with esbuild and run with plain node too, so no server pays for a
+ * TypeScript loader.
  *
  * One instance of each, one after the other, on the same Redis. For each: RSS and heap
  * at rest (started, 5 s settled, no connections), then N idle connections in rooms of
  * 10 (huddle's users written into the tables as `loadtest --prepare tables` does, each
  * with its `hello`; for huddle, how long the connects alone took and the DynamoDB
  * requests they made, from the instance's metrics), then RSS and heap again; heap
- * figures are read after a forced full collection (heap-probe.ts); then CPU over --hold
- * seconds of nothing but heartbeats (every 25 s in all three), as a share of one core. With --memory-limit the servers
- * run in a memory cgroup of that size, so V8 sizes its heap as on an ECS task of it.
+ * figures are read after a forced full collection (heap-probe.ts); then CPU over
+ * --hold seconds of nothing but heartbeats (every 25 s in all three), as a share of
+ * one core. With --memory-limit the servers run in a memory cgroup of that size, so
+ * V8 sizes its heap as on an ECS task of it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';

@@ -20,13 +20,13 @@ type BatchGet = (table: string, keys: readonly Row[], options: { consistent?: bo
 /** DynamoDB takes at most 100 keys in one BatchGetItem. */
 const BATCH_GET_MAX = 100;
 /** Requests per table out at once before further reads wait to be sent together. */
-export const MAX_IN_FLIGHT_PER_TABLE = 2;
+const MAX_IN_FLIGHT_PER_TABLE = 2;
 /**
  * A request out longer than this stops holding reads back (ms): one stuck on a dead
  * connection waits for the SDK's timeout (10 s, retried), and the reads behind it
  * must not wait with it. DynamoDB answers a BatchGetItem in milliseconds.
  */
-export const STALLED_REQUEST_MS = 1_000;
+const STALLED_REQUEST_MS = 1_000;
 
 interface Waiting {
   key: Row;
