@@ -28,6 +28,7 @@ import { build } from 'esbuild';
 import WebSocket from 'ws';
 import { createDynamoClient } from '../../src/adapters/dynamodb/client.js';
 import { freePort } from '../../test/helpers/free-port.js';
+import { seriesSum } from '../../test/helpers/metrics-text.js';
 import { redisServerUnavailable } from '../../test/helpers/redis-server.js';
 import { numberOption, parseOptions } from '../load/cli.js';
 import { connectAll, disconnectAll, RunTally } from '../load/load-clients.js';
@@ -286,11 +287,7 @@ function serverLaunch(
 
 /** DynamoDB requests an instance has made so far, retries included, from its metrics. */
 async function dynamoRequests(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('huddle_storage_call_seconds_count{service="dynamodb"'))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return seriesSum(await (await fetch(metricsUrl)).text(), 'huddle_storage_call_seconds_count{service="dynamodb"');
 }
 
 async function connectIdle(
